@@ -1,0 +1,283 @@
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { type EndpointConfig, s3Client } from '../core/clients.ts';
+import { BadInputError, CannotRunError } from '../core/errors.ts';
+import {
+  type CopyJob,
+  DEFAULT_MANIFEST_MAX_BYTES,
+  DEFAULT_MANIFEST_MAX_ENTRIES,
+  defaultTransferOptions,
+  jobKeys,
+  newJobId,
+  type TransferOptions,
+} from '../core/job.ts';
+import { DirectoryJobStore, type JobStore, S3JobStore } from '../core/jobstore.ts';
+import { formatS3, overlaps, parseLocation, type S3Location } from '../core/locations.ts';
+import { checkDestination, checkSource } from '../core/preflight.ts';
+import { startEmbedded } from '../local/server.ts';
+import { type Report, runAws, runLocal } from './engines.ts';
+import { ProgressLine } from './progress.ts';
+import { formatBytes, parseSize } from './size.ts';
+
+export const USAGE = `usage: ferry <command> [options]
+
+commands:
+  copy SRC DST     copy every object under s3://bucket[/prefix] to another s3://bucket[/prefix]
+  serve            run the embedded S3 + SQS endpoint on loopback, for trying ferry without AWS
+
+options of copy:
+  --endpoint-url URL            S3 endpoint for both sides (default: AWS, or AWS_ENDPOINT_URL[_S3])
+  --source-endpoint-url URL     S3 endpoint of the source
+  --dest-endpoint-url URL       S3 endpoint of the destination
+  --profile NAME                AWS profile for both sides (default: AWS_PROFILE)
+  --source-profile NAME         AWS profile of the source
+  --dest-profile NAME           AWS profile of the destination
+  --region REGION               AWS region (default: AWS_REGION, then the profile's)
+  --include GLOB                copy only keys matching GLOB (relative to the source prefix; repeatable)
+  --exclude GLOB                skip keys matching GLOB (repeatable)
+  --dry-run                     plan the copy and report what it would copy; change nothing
+  --concurrency N|auto          concurrent requests (default: auto, adapting to the service)
+  --engine local|aws            run in this process (default) or on the deployed state machine
+  --json                        print one JSON report on stdout
+  --multipart-threshold SIZE    copy objects larger than this in parts (default 64MiB)
+  --part-size SIZE              part size (default: 64MiB server-side, 8MiB streamed, more for huge objects)
+  --storage-class CLASS         storage class of the copies (default: the bucket's default)
+  --sse AES256|aws:kms          server-side encryption of the copies
+  --sse-kms-key-id ID           KMS key for --sse aws:kms
+  --job-dir DIR                 local job store (default .ferry/jobs)
+  --state-machine-arn ARN       the deployed copy state machine, for --engine aws (or FERRY_STATE_MACHINE_ARN)
+  --job-bucket NAME             the deployed job bucket, for --engine aws (or FERRY_JOB_BUCKET)
+
+options of serve:
+  --port N                      port on 127.0.0.1 (default 4566)
+
+exit codes: 0 done; 1 finished with failed objects; 2 bad usage or input; 3 could not run`;
+
+const COPY_OPTIONS = {
+  'endpoint-url': { type: 'string' },
+  'source-endpoint-url': { type: 'string' },
+  'dest-endpoint-url': { type: 'string' },
+  profile: { type: 'string' },
+  'source-profile': { type: 'string' },
+  'dest-profile': { type: 'string' },
+  region: { type: 'string' },
+  include: { type: 'string', multiple: true },
+  exclude: { type: 'string', multiple: true },
+  'dry-run': { type: 'boolean' },
+  concurrency: { type: 'string' },
+  engine: { type: 'string' },
+  json: { type: 'boolean' },
+  'multipart-threshold': { type: 'string' },
+  'part-size': { type: 'string' },
+  'storage-class': { type: 'string' },
+  sse: { type: 'string' },
+  'sse-kms-key-id': { type: 'string' },
+  'job-dir': { type: 'string' },
+  'state-machine-arn': { type: 'string' },
+  'job-bucket': { type: 'string' },
+  // Tuning for tests and benchmarks: manifest bounds, and the local per-invocation time budget.
+  'manifest-max-entries': { type: 'string' },
+  'invocation-ms': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const STORAGE_CLASSES = [
+  'STANDARD',
+  'REDUCED_REDUNDANCY',
+  'STANDARD_IA',
+  'ONEZONE_IA',
+  'INTELLIGENT_TIERING',
+  'GLACIER',
+  'DEEP_ARCHIVE',
+  'GLACIER_IR',
+];
+
+/** Runs one command; returns the exit code. Never throws: errors become one line on stderr. */
+export async function main(argv: readonly string[]): Promise<number> {
+  try {
+    const [command, ...rest] = argv;
+    if (command === 'copy') return await copyCommand(rest);
+    if (command === 'serve') return await serveCommand(rest);
+    if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+      process.stdout.write(`${USAGE}\n`);
+      return command === undefined ? 2 : 0;
+    }
+    throw new BadInputError(`unknown command "${command}" (ferry --help lists them)`);
+  } catch (err) {
+    return fail(err);
+  }
+}
+
+function fail(err: unknown): number {
+  const e = err as Error;
+  const code = e instanceof BadInputError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ? 2 : 3;
+  process.stderr.write(`ferry: ${e.message}\n`);
+  if (process.env.FERRY_DEBUG) process.stderr.write(`${e.stack}\n`);
+  return code;
+}
+
+function positiveInt(text: string | undefined, option: string, fallback: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n <= 0) throw new BadInputError(`${option}: not a positive integer: "${text}"`);
+  return n;
+}
+
+function s3Location(text: string, role: string): S3Location {
+  const loc = parseLocation(text);
+  if (loc.kind !== 's3') throw new BadInputError(`${role} "${text}": only s3:// locations are supported by copy yet`);
+  return loc;
+}
+
+async function copyCommand(args: string[]): Promise<number> {
+  const { values: o, positionals } = parseArgs({ args, options: COPY_OPTIONS, allowPositionals: true, strict: true });
+  if (o.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (positionals.length !== 2) throw new BadInputError('copy needs a source and a destination: ferry copy SRC DST');
+  const source = s3Location(positionals[0] as string, 'source');
+  const destination = s3Location(positionals[1] as string, 'destination');
+  if (overlaps(source, destination)) {
+    throw new BadInputError(`the destination ${formatS3(destination)} overlaps the source ${formatS3(source)}`);
+  }
+  const engine = o.engine ?? 'local';
+  if (engine !== 'local' && engine !== 'aws') throw new BadInputError(`--engine: "local" or "aws", not "${engine}"`);
+  const sourceSide: EndpointConfig = {
+    endpoint: o['source-endpoint-url'] ?? o['endpoint-url'],
+    profile: o['source-profile'] ?? o.profile,
+    region: o.region,
+  };
+  const destSide: EndpointConfig = {
+    endpoint: o['dest-endpoint-url'] ?? o['endpoint-url'],
+    profile: o['dest-profile'] ?? o.profile,
+    region: o.region,
+  };
+  const transfer = transferOptions(o);
+  const progress = new ProgressLine({ quiet: Boolean(o.json) });
+
+  // Nothing is written until both sides answer.
+  await checkSource(s3Client(sourceSide), source);
+  await checkDestination(s3Client(destSide), destination);
+
+  const job: CopyJob = {
+    jobId: newJobId(),
+    kind: 'copy',
+    createdAt: new Date().toISOString(),
+    source: { ...source, ...dropUndefined(sourceSide) },
+    destination: { ...destination, ...dropUndefined(destSide) },
+    include: o.include ?? [],
+    exclude: o.exclude ?? [],
+    dryRun: Boolean(o['dry-run']),
+    transfer,
+    manifestMaxEntries: positiveInt(o['manifest-max-entries'], '--manifest-max-entries', DEFAULT_MANIFEST_MAX_ENTRIES),
+    manifestMaxBytes: DEFAULT_MANIFEST_MAX_BYTES,
+  };
+
+  let store: JobStore;
+  let result: Report;
+  let where: (key: string) => string;
+  if (engine === 'local') {
+    const dir = path.resolve(o['job-dir'] ?? path.join('.ferry', 'jobs'));
+    store = new DirectoryJobStore(dir);
+    where = (key) => path.join(dir, key);
+    await store.put(jobKeys.job(job.jobId), JSON.stringify(job, null, 2));
+    if (!o.json) process.stderr.write(`ferry: job ${job.jobId}: ${formatS3(source)} -> ${formatS3(destination)}\n`);
+    result = await runLocal(job, {
+      store,
+      progress,
+      invocationMs: o['invocation-ms'] ? positiveInt(o['invocation-ms'], '--invocation-ms', 0) : 900_000,
+    }).finally(() => progress.stop());
+  } else {
+    const stateMachineArn = o['state-machine-arn'] ?? process.env.FERRY_STATE_MACHINE_ARN;
+    const jobBucket = o['job-bucket'] ?? process.env.FERRY_JOB_BUCKET;
+    if (!stateMachineArn || !jobBucket) {
+      throw new BadInputError('--engine aws needs --state-machine-arn and --job-bucket (the stack outputs them)');
+    }
+    // In the cloud the Lambdas reach S3 with their roles: endpoints and profiles stay local.
+    const cloudJob: CopyJob = { ...job, source: { ...source }, destination: { ...destination } };
+    const s3Store = new S3JobStore(s3Client({ profile: o.profile, region: o.region }), jobBucket);
+    store = s3Store;
+    where = (key) => `s3://${jobBucket}/${s3Store.locate(key)}`;
+    await store.put(jobKeys.job(job.jobId), JSON.stringify(cloudJob, null, 2));
+    result = await runAws(cloudJob, { stateMachineArn, progress, profile: o.profile, region: o.region }).finally(() =>
+      progress.stop(),
+    );
+  }
+
+  const reportPath = where(result.reportKey);
+  if (o.json) {
+    const { jobId, status, objects, bytes, durationMs } = result;
+    process.stdout.write(`${JSON.stringify({ jobId, status, objects, bytes, durationMs, reportPath })}\n`);
+  } else {
+    process.stderr.write(summary(result, reportPath, where(result.failuresKey)));
+  }
+  return result.status === 'failed' ? 1 : 0;
+}
+
+function transferOptions(o: { [k: string]: unknown }): TransferOptions {
+  const text = (k: string) => o[k] as string | undefined;
+  const concurrency = text('concurrency');
+  const storageClass = text('storage-class');
+  const sse = text('sse');
+  if (storageClass !== undefined && !STORAGE_CLASSES.includes(storageClass)) {
+    throw new BadInputError(`--storage-class: one of ${STORAGE_CLASSES.join(', ')}`);
+  }
+  if (sse !== undefined && sse !== 'AES256' && sse !== 'aws:kms') throw new BadInputError('--sse: AES256 or aws:kms');
+  if (text('sse-kms-key-id') && sse !== 'aws:kms') throw new BadInputError('--sse-kms-key-id needs --sse aws:kms');
+  const partSize = text('part-size') ? parseSize(text('part-size') as string, '--part-size') : 0;
+  if (partSize && (partSize < 5 * 1024 * 1024 || partSize > 5 * 1024 ** 3)) {
+    throw new BadInputError('--part-size: between 5MiB and 5GiB (S3 limits)');
+  }
+  const threshold = text('multipart-threshold')
+    ? parseSize(text('multipart-threshold') as string, '--multipart-threshold')
+    : defaultTransferOptions.multipartThreshold;
+  if (threshold > 5 * 1024 ** 3) throw new BadInputError('--multipart-threshold: at most 5GiB (the largest single copy)');
+  return Object.freeze({
+    multipartThreshold: threshold,
+    partSize,
+    concurrency: concurrency === undefined || concurrency === 'auto' ? 0 : positiveInt(concurrency, '--concurrency', 0),
+    ...(storageClass && { storageClass }),
+    ...(sse && { sse }),
+    ...(text('sse-kms-key-id') && { sseKmsKeyId: text('sse-kms-key-id') }),
+  });
+}
+
+function dropUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function summary(r: Report, reportPath: string, failuresPath: string): string {
+  const seconds = r.durationMs / 1000;
+  const lines = [
+    `ferry: ${r.status}: ${r.objects.copied.toLocaleString('en-US')} of ${r.objects.total.toLocaleString('en-US')} objects copied` +
+      ` (${formatBytes(r.bytes.copied)} of ${formatBytes(r.bytes.total)}) in ${seconds.toFixed(1)} s` +
+      `, ${(r.objects.copied / Math.max(seconds, 0.001)).toFixed(0)} obj/s, ${r.retries} retries`,
+  ];
+  if (r.objects.failed > 0) {
+    const codes = Object.entries(r.failuresByCode)
+      .map(([c, n]) => `${c} ${n}`)
+      .join(', ');
+    lines.push(`ferry: ${r.objects.failed} failed (${codes}); the list is in ${failuresPath}`);
+  }
+  lines.push(`ferry: report: ${reportPath}`);
+  return `${lines.join('\n')}\n`;
+}
+
+async function serveCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { port: { type: 'string' } }, strict: true });
+  const port = values.port === undefined ? 4566 : positiveInt(values.port, '--port', 4566);
+  const server = await startEmbedded({ port }).catch((err: Error) => {
+    throw new CannotRunError(`cannot listen on 127.0.0.1:${port}: ${err.message}`);
+  });
+  process.stderr.write(
+    `ferry: embedded S3 + SQS endpoint at ${server.endpoint} (in memory; Ctrl-C stops it)\n` +
+      `  export AWS_ENDPOINT_URL=${server.endpoint} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1\n`,
+  );
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await server.stop();
+  return 0;
+}

@@ -1,0 +1,65 @@
+import http from 'node:http';
+import https from 'node:https';
+import { S3Client } from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+
+/** Where and as whom to reach S3. Empty fields fall back to the standard AWS environment. */
+export interface EndpointConfig {
+  readonly endpoint?: string;
+  readonly profile?: string;
+  readonly region?: string;
+}
+
+const clients = new Map<string, S3Client>();
+
+/** Sockets per client: above any pool limit, so the pool, not the agent, is what bounds concurrency. */
+const MAX_SOCKETS = 1024;
+
+/**
+ * One S3 client per endpoint + profile + region, created once and reused, over keep-alive
+ * connections. The SDK's own retries are off: ferry retries each operation itself so that it can
+ * count retries and slow its pool down on throttling (lib/core/retry.ts).
+ */
+export function s3Client(config: EndpointConfig): S3Client {
+  const endpoint = config.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
+  const id = JSON.stringify([endpoint, config.profile, config.region]);
+  let client = clients.get(id);
+  if (!client) {
+    const agentOptions = { keepAlive: true, maxSockets: MAX_SOCKETS, keepAliveMsecs: 10_000 };
+    client = new S3Client({
+      endpoint,
+      profile: config.profile,
+      region: config.region ?? regionFallback(endpoint),
+      // S3-compatible stores rarely serve virtual-hosted buckets on custom endpoints.
+      forcePathStyle: endpoint !== undefined,
+      maxAttempts: 1,
+      // Streaming checksum trailers (aws-chunked) are rejected by several S3-compatible stores;
+      // against AWS itself the SDK's defaults stay.
+      ...(endpoint !== undefined && {
+        requestChecksumCalculation: 'WHEN_REQUIRED' as const,
+        responseChecksumValidation: 'WHEN_REQUIRED' as const,
+      }),
+      requestHandler: new NodeHttpHandler({
+        httpAgent: new http.Agent(agentOptions),
+        httpsAgent: new https.Agent(agentOptions),
+        connectionTimeout: 10_000,
+        requestTimeout: 120_000,
+      }),
+    });
+    clients.set(id, client);
+  }
+  return client;
+}
+
+/** Whether two endpoint configs reach the same service as the same principal: server-side copy works. */
+export function sameService(a: EndpointConfig, b: EndpointConfig): boolean {
+  return a.endpoint === b.endpoint && a.profile === b.profile && a.region === b.region;
+}
+
+// The aws-cli's order: AWS_REGION, AWS_DEFAULT_REGION, then the profile's region (which the SDK
+// reads when this returns undefined). A custom endpoint (a local server) needs no real region.
+function regionFallback(endpoint: string | undefined): string | undefined {
+  const fromEnv = process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION;
+  if (fromEnv) return fromEnv;
+  return endpoint !== undefined ? 'us-east-1' : undefined;
+}

@@ -1,0 +1,173 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import { type EndpointConfig, sameService } from './clients.ts';
+import { type ErrorInfo, JobStoreError } from './errors.ts';
+import { type CopyJob, jobKeys, loadJob } from './job.ts';
+import { getJson, type JobStore } from './jobstore.ts';
+import { parseManifest } from './manifest.ts';
+import type { Pool } from './pool.ts';
+import type { ProgressSink } from './progress.ts';
+import { failureOf, type TransferContext, transferObject } from './transfer.ts';
+
+export interface CopyInput {
+  readonly jobId: string;
+  /** Job-store key of the manifest. */
+  readonly manifest: string;
+  /** Set by the state machine's Catch: record the manifest's unfinished objects as failed. */
+  readonly error?: { readonly Error?: string; readonly Cause?: string };
+}
+
+export interface CopyOutput {
+  readonly jobId: string;
+  readonly manifest: string;
+  readonly done: boolean;
+}
+
+export interface Failure {
+  key: string;
+  size: number;
+  code: string;
+  message: string;
+}
+
+/** What one manifest's copy did: its result object, and (while unfinished) its checkpoint. */
+export interface ManifestResult {
+  manifest: string;
+  entries: number;
+  /** Entries [0, doneThrough) are finished, and so is every index in `doneAbove`. */
+  doneThrough: number;
+  doneAbove: number[];
+  copied: number;
+  failed: number;
+  bytesCopied: number;
+  retries: number;
+  throttles: number;
+  failures: Failure[];
+  /** Milliseconds spent in copier invocations on this manifest. */
+  durationMs: number;
+}
+
+export interface CopyDeps {
+  readonly store: JobStore;
+  readonly s3: (config: EndpointConfig) => S3Client;
+  readonly pool: Pool;
+  readonly remainingMs: () => number;
+  /** Stop taking new objects this long before the time runs out. */
+  readonly marginMs: number;
+  readonly progress: ProgressSink;
+}
+
+/**
+ * Copies one manifest's objects through the shared pool. Before its time runs out it stops taking
+ * new objects, lets those in flight finish, saves a checkpoint and returns `done: false`; the state
+ * machine calls it again and it carries on from the checkpoint. Redelivery is harmless: a copy
+ * rewrites the same bytes, and finished entries are never redone.
+ */
+export async function copyManifest(input: CopyInput, deps: CopyDeps): Promise<CopyOutput> {
+  const started = Date.now();
+  const job = await loadJob(deps.store, input.jobId);
+  const entries = parseManifest(await requireText(deps.store, input.manifest));
+  const resultKey = jobKeys.result(job.jobId, input.manifest);
+  const checkpointKey = jobKeys.checkpoint(job.jobId, input.manifest);
+  if ((await deps.store.get(resultKey)) !== undefined) return { jobId: job.jobId, manifest: input.manifest, done: true };
+  const state: ManifestResult = (await deps.store.get(checkpointKey))
+    ? await getJson<ManifestResult>(deps.store, checkpointKey)
+    : {
+        manifest: input.manifest,
+        entries: entries.length,
+        doneThrough: 0,
+        doneAbove: [],
+        copied: 0,
+        failed: 0,
+        bytesCopied: 0,
+        retries: 0,
+        throttles: 0,
+        failures: [],
+        durationMs: 0,
+      };
+  const finished = new Set(state.doneAbove);
+  const isDone = (i: number) => i < state.doneThrough || finished.has(i);
+  const markDone = (i: number) => {
+    finished.add(i);
+    while (finished.has(state.doneThrough)) finished.delete(state.doneThrough++);
+  };
+
+  if (input.error) {
+    // The manifest could not be finished (retries exhausted): every unfinished object is failed.
+    const code = input.error.Error || 'ManifestFailed';
+    const message = causeMessage(input.error.Cause);
+    entries.forEach((e, i) => {
+      if (isDone(i)) return;
+      state.failed++;
+      state.failures.push({ key: e.k, size: e.s, code, message });
+      deps.progress.object('failed');
+      markDone(i);
+    });
+  } else {
+    const ctx = transferContext(job, deps, state);
+    const inFlight = new Set<Promise<void>>();
+    for (let i = 0; i < entries.length; i++) {
+      if (isDone(i)) continue;
+      if (deps.remainingMs() < deps.marginMs) break;
+      await deps.pool.ready();
+      const entry = entries[i] as (typeof entries)[number];
+      const task = transferObject({ key: entry.k, size: entry.s, etag: entry.e }, ctx).then(
+        () => {
+          state.copied++;
+          state.bytesCopied += entry.s;
+          deps.progress.object('copied');
+        },
+        (err: unknown) => {
+          state.failed++;
+          state.failures.push({ key: entry.k, size: entry.s, ...failureOf(err) });
+          deps.progress.object('failed');
+        },
+      );
+      const tracked: Promise<void> = task.then(() => {
+        markDone(i);
+        inFlight.delete(tracked);
+      });
+      inFlight.add(tracked);
+    }
+    await Promise.all(inFlight);
+  }
+
+  state.doneAbove = [...finished].sort((a, b) => a - b);
+  state.durationMs += Date.now() - started;
+  const done = state.doneThrough >= entries.length;
+  await deps.store.put(done ? resultKey : checkpointKey, JSON.stringify(state));
+  return { jobId: job.jobId, manifest: input.manifest, done };
+}
+
+function transferContext(job: CopyJob, deps: CopyDeps, state: ManifestResult): TransferContext {
+  return {
+    source: { client: deps.s3(job.source), bucket: job.source.bucket, prefix: job.source.prefix },
+    destination: { client: deps.s3(job.destination), bucket: job.destination.bucket, prefix: job.destination.prefix },
+    serverSide: sameService(job.source, job.destination),
+    options: job.transfer,
+    pool: deps.pool,
+    onRetry: (info: ErrorInfo) => {
+      state.retries++;
+      if (info.throttle) state.throttles++;
+      if (info.throttle || info.code === 'ECONNRESET') deps.pool.noteThrottle();
+      deps.progress.retry(info);
+    },
+    onBytes: (n) => deps.progress.bytes(n),
+  };
+}
+
+async function requireText(store: JobStore, key: string): Promise<string> {
+  const text = await store.get(key);
+  if (text === undefined) throw new JobStoreError(`job store has no ${key}`);
+  return text;
+}
+
+// Step Functions' Cause is often the JSON of a Lambda error: keep its message.
+function causeMessage(cause: string | undefined): string {
+  if (!cause) return 'the manifest could not be copied';
+  try {
+    const parsed = JSON.parse(cause) as { errorMessage?: string };
+    return parsed.errorMessage ?? cause;
+  } catch {
+    return cause;
+  }
+}

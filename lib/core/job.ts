@@ -1,0 +1,85 @@
+import { randomBytes } from 'node:crypto';
+import type { EndpointConfig } from './clients.ts';
+import { JobStoreError } from './errors.ts';
+import { getJson, type JobStore } from './jobstore.ts';
+import type { S3Location } from './locations.ts';
+
+export const MiB = 1024 * 1024;
+
+/** One side of a job: where the objects are, and how to reach them. */
+export interface JobSide extends S3Location, EndpointConfig {}
+
+/** How objects are moved; every field has a default in `defaultTransferOptions`. */
+export interface TransferOptions {
+  /** Objects larger than this are copied in parts. */
+  readonly multipartThreshold: number;
+  /** Part size; 0 picks one from the object's size (see `partSizeFor`). */
+  readonly partSize: number;
+  readonly storageClass?: string;
+  /** `AES256` or `aws:kms`. */
+  readonly sse?: string;
+  readonly sseKmsKeyId?: string;
+  /** A fixed number of concurrent requests, or 0 for adaptive. */
+  readonly concurrency: number;
+}
+
+export interface CopyJob {
+  readonly jobId: string;
+  readonly kind: 'copy';
+  readonly createdAt: string;
+  readonly source: JobSide;
+  readonly destination: JobSide;
+  readonly include: readonly string[];
+  readonly exclude: readonly string[];
+  readonly dryRun: boolean;
+  readonly transfer: TransferOptions;
+  /** Manifest bounds: at most this many entries, and at most this many bytes of objects. */
+  readonly manifestMaxEntries: number;
+  readonly manifestMaxBytes: number;
+}
+
+export const defaultTransferOptions: TransferOptions = Object.freeze({
+  multipartThreshold: 64 * MiB,
+  partSize: 0,
+  concurrency: 0,
+});
+
+export const DEFAULT_MANIFEST_MAX_ENTRIES = 1000;
+export const DEFAULT_MANIFEST_MAX_BYTES = 10 * 1024 * MiB;
+
+export function newJobId(now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return `${stamp}-${randomBytes(3).toString('hex')}`;
+}
+
+export const jobKeys = {
+  job: (jobId: string) => `${jobId}/job.json`,
+  manifest: (jobId: string, n: number) => `${jobId}/manifests/${String(n).padStart(8, '0')}.jsonl`,
+  index: (jobId: string) => `${jobId}/manifests/index.json`,
+  checkpoint: (jobId: string, manifest: string) => `${jobId}/checkpoints/${baseName(manifest)}.json`,
+  result: (jobId: string, manifest: string) => `${jobId}/results/${baseName(manifest)}.json`,
+  results: (jobId: string) => `${jobId}/results/`,
+  mapResults: (jobId: string) => `${jobId}/map-results`,
+  report: (jobId: string) => `${jobId}/report.json`,
+  failures: (jobId: string) => `${jobId}/failures.csv`,
+};
+
+function baseName(manifest: string): string {
+  return manifest.slice(manifest.lastIndexOf('/') + 1).replace(/\.jsonl$/, '');
+}
+
+export async function loadJob(store: JobStore, jobId: string): Promise<CopyJob> {
+  if (!/^[A-Za-z0-9-]{1,64}$/.test(jobId)) throw new JobStoreError(`invalid job id "${jobId}"`);
+  const job = await getJson<CopyJob>(store, jobKeys.job(jobId));
+  if (job.kind !== 'copy' || job.jobId !== jobId) throw new JobStoreError(`job.json of ${jobId} is not a copy job`);
+  return Object.freeze(job);
+}
+
+/** Part size for an object: at least the minimum, and large enough that no object needs over 10,000 parts. */
+export function partSizeFor(size: number, options: TransferOptions, serverSide: boolean): number {
+  // Server-side part copies cost a request each and no local bandwidth: larger parts. Streamed parts
+  // stay at 8 MiB so many run at once within bounded memory.
+  const minimum = options.partSize || (serverSide ? 64 * MiB : 8 * MiB);
+  const needed = Math.ceil(size / 10_000 / MiB) * MiB;
+  return Math.max(minimum, needed, 5 * MiB);
+}

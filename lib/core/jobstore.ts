@@ -1,0 +1,144 @@
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { classify, JobStoreError, TransientError } from './errors.ts';
+
+/**
+ * A job's home: `job.json`, `manifests/`, `checkpoints/`, `results/`, `report.json`, `failures.csv`.
+ * In the cloud an S3 prefix in the stack's job bucket; locally a directory. Keys are relative to
+ * the store's root, e.g. `<jobId>/manifests/00000001.jsonl`.
+ */
+export interface JobStore {
+  /** The bucket a Distributed Map's ItemReader and ResultWriter name for this store. */
+  readonly bucket: string;
+  /** The full object key (or relative path) of `key`, as ItemReader and ResultWriter see it. */
+  locate(key: string): string;
+  get(key: string): Promise<string | undefined>;
+  put(key: string, body: string): Promise<void>;
+  /** Keys under `prefix`, sorted. */
+  list(prefix: string): Promise<string[]>;
+}
+
+export async function getJson<T>(store: JobStore, key: string): Promise<T> {
+  const text = await store.get(key);
+  if (text === undefined) throw new JobStoreError(`job store has no ${key}`);
+  return JSON.parse(text) as T;
+}
+
+/** A local directory; writes are atomic (temporary file, then rename). */
+export class DirectoryJobStore implements JobStore {
+  /** The name the local engine's Distributed Map adapter resolves to this directory. */
+  readonly bucket = 'ferry-local-job-store';
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = path.resolve(root);
+  }
+
+  locate(key: string): string {
+    return key;
+  }
+
+  async get(key: string): Promise<string | undefined> {
+    try {
+      return await readFile(this.#path(key), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  async put(key: string, body: string): Promise<void> {
+    const file = this.#path(key);
+    await mkdir(path.dirname(file), { recursive: true });
+    const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+    await writeFile(tmp, body);
+    await rename(tmp, file);
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const dir = this.#path(prefix);
+    try {
+      const names = await readdir(dir);
+      return names
+        .filter((n) => !n.endsWith('.tmp'))
+        .map((n) => `${prefix.replace(/\/?$/, '/')}${n}`)
+        .sort();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+  }
+
+  #path(key: string): string {
+    const file = path.resolve(this.root, key);
+    if (!file.startsWith(this.root + path.sep) && file !== this.root) throw new JobStoreError(`bad job store key ${key}`);
+    return file;
+  }
+}
+
+/** A prefix in an S3 bucket (the stack's job bucket). */
+export class S3JobStore implements JobStore {
+  readonly bucket: string;
+  readonly #client: S3Client;
+  readonly #prefix: string;
+
+  constructor(client: S3Client, bucket: string, prefix = 'jobs/') {
+    this.#client = client;
+    this.bucket = bucket;
+    this.#prefix = prefix;
+  }
+
+  locate(key: string): string {
+    return this.#prefix + key;
+  }
+
+  async get(key: string): Promise<string | undefined> {
+    try {
+      const out = await this.#client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.locate(key) }));
+      return await out.Body?.transformToString('utf8');
+    } catch (err) {
+      if ((err as Error).name === 'NoSuchKey') return undefined;
+      throw storeError(err);
+    }
+  }
+
+  async put(key: string, body: string): Promise<void> {
+    try {
+      await this.#client.send(
+        new PutObjectCommand({ Bucket: this.bucket, Key: this.locate(key), Body: body, ContentType: contentType(key) }),
+      );
+    } catch (err) {
+      throw storeError(err);
+    }
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const out = await this.#client.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.locate(prefix), ContinuationToken: token }),
+      );
+      for (const o of out.Contents ?? []) if (o.Key) keys.push(o.Key.slice(this.#prefix.length));
+      token = out.NextContinuationToken;
+    } while (token);
+    return keys;
+  }
+}
+
+function contentType(key: string): string {
+  if (key.endsWith('.json')) return 'application/json';
+  if (key.endsWith('.jsonl')) return 'application/x-ndjson';
+  if (key.endsWith('.csv')) return 'text/csv';
+  return 'application/octet-stream';
+}
+
+function storeError(err: unknown): Error {
+  const info = classify(err);
+  const wrapped = info.transient
+    ? new TransientError(`job store: ${info.code}: ${info.message}`)
+    : new JobStoreError(`job store: ${info.code}: ${info.message}`);
+  wrapped.cause = err;
+  return wrapped;
+}

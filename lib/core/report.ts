@@ -1,0 +1,99 @@
+import type { Failure, ManifestResult } from './copy.ts';
+import { jobKeys, loadJob } from './job.ts';
+import { getJson, type JobStore } from './jobstore.ts';
+import { formatS3 } from './locations.ts';
+import { type IndexItem, parseManifest } from './manifest.ts';
+import type { PlanState } from './plan.ts';
+
+export interface ReportInput {
+  readonly jobId: string;
+  readonly plan: PlanState;
+  readonly dryRun?: boolean;
+}
+
+/** report.json: what the job did, and what it did not do. */
+export interface Report {
+  jobId: string;
+  status: 'succeeded' | 'failed' | 'dry-run';
+  source: string;
+  destination: string;
+  objects: { total: number; copied: number; skipped: number; failed: number };
+  bytes: { total: number; copied: number };
+  retries: number;
+  throttles: number;
+  manifests: number;
+  failuresByCode: Record<string, number>;
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+  /** Job-store keys of the report and of the failures CSV. */
+  reportKey: string;
+  failuresKey: string;
+}
+
+/**
+ * Aggregates one result per manifest into report.json and failures.csv. A manifest without a
+ * result (its child execution failed beyond the Catch) counts its unfinished objects as failed
+ * with code NotCopied: the report never claims what was not done.
+ */
+export async function report(input: ReportInput, deps: { store: JobStore; now?: () => Date }): Promise<Report> {
+  const { store } = deps;
+  const job = await loadJob(store, input.jobId);
+  const finishedAt = (deps.now ?? (() => new Date()))();
+  const totals = { copied: 0, failed: 0, bytesCopied: 0, retries: 0, throttles: 0 };
+  const failuresByCode: Record<string, number> = {};
+  const csv: string[] = ['key,size,error_code,message'];
+  const addFailure = (f: Failure) => {
+    failuresByCode[f.code] = (failuresByCode[f.code] ?? 0) + 1;
+    csv.push([f.key, String(f.size), f.code, f.message].map(csvField).join(','));
+  };
+
+  if (!input.dryRun) {
+    const index = input.plan.done ? await getJson<IndexItem[]>(store, jobKeys.index(job.jobId)) : [];
+    for (const { manifest } of index) {
+      const result =
+        (await store.get(jobKeys.result(job.jobId, manifest))) ?? (await store.get(jobKeys.checkpoint(job.jobId, manifest)));
+      const r: ManifestResult | undefined = result ? JSON.parse(result) : undefined;
+      totals.copied += r?.copied ?? 0;
+      totals.failed += r?.failed ?? 0;
+      totals.bytesCopied += r?.bytesCopied ?? 0;
+      totals.retries += r?.retries ?? 0;
+      totals.throttles += r?.throttles ?? 0;
+      for (const f of r?.failures ?? []) addFailure(f);
+      if (r && r.doneThrough >= r.entries) continue;
+      const done = new Set(r?.doneAbove ?? []);
+      const entries = parseManifest((await store.get(manifest)) ?? '');
+      entries.forEach((e, i) => {
+        if (i < (r?.doneThrough ?? 0) || done.has(i)) return;
+        totals.failed++;
+        addFailure({ key: e.k, size: e.s, code: 'NotCopied', message: 'its manifest did not finish' });
+      });
+    }
+  }
+
+  const out: Report = {
+    jobId: job.jobId,
+    status: input.dryRun ? 'dry-run' : totals.failed > 0 ? 'failed' : 'succeeded',
+    source: formatS3(job.source),
+    destination: formatS3(job.destination),
+    objects: { total: input.plan.objects, copied: totals.copied, skipped: 0, failed: totals.failed },
+    bytes: { total: input.plan.bytes, copied: totals.bytesCopied },
+    retries: totals.retries,
+    throttles: totals.throttles,
+    manifests: input.plan.manifests,
+    failuresByCode,
+    startedAt: job.createdAt,
+    finishedAt: finishedAt.toISOString(),
+    durationMs: finishedAt.getTime() - Date.parse(job.createdAt),
+    reportKey: jobKeys.report(job.jobId),
+    failuresKey: jobKeys.failures(job.jobId),
+  };
+  await store.put(out.failuresKey, `${csv.join('\n')}\n`);
+  await store.put(out.reportKey, `${JSON.stringify(out, null, 2)}\n`);
+  return out;
+}
+
+/** RFC 4180: quote fields holding a comma, quote or line break; double the quotes. */
+export function csvField(value: string): string {
+  return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
+}

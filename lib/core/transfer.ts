@@ -1,0 +1,336 @@
+import { createHash } from 'node:crypto';
+import { Transform, type Readable } from 'node:stream';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  GetObjectTaggingCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  type S3Client,
+  type ServerSideEncryption,
+  type StorageClass,
+  UploadPartCommand,
+  UploadPartCopyCommand,
+} from '@aws-sdk/client-s3';
+import { classify, type ErrorInfo } from './errors.ts';
+import { partSizeFor, type TransferOptions } from './job.ts';
+import type { Pool } from './pool.ts';
+import { withRetry } from './retry.ts';
+
+export interface Side {
+  readonly client: S3Client;
+  readonly bucket: string;
+  readonly prefix: string;
+}
+
+export interface TransferContext {
+  readonly source: Side;
+  readonly destination: Side;
+  /** Source and destination share a service and credentials: S3 copies the bytes itself. */
+  readonly serverSide: boolean;
+  readonly options: TransferOptions;
+  readonly pool: Pool;
+  /** Every retried request; throttles and resets also slow the pool down. */
+  readonly onRetry: (info: ErrorInfo) => void;
+  /** Bytes that reached the destination (a part or a whole object). */
+  readonly onBytes: (bytes: number) => void;
+}
+
+export interface TransferEntry {
+  /** Key relative to both prefixes. */
+  readonly key: string;
+  readonly size: number;
+  readonly etag?: string;
+}
+
+/** Thrown when what arrived is not what was read: never retried into a false success. */
+export class IntegrityError extends Error {
+  override name = 'IntegrityError';
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+/**
+ * Copies one object with the strategy its size and the two sides call for:
+ *
+ * | same service | size <= threshold | strategy                                              |
+ * |--------------|-------------------|-------------------------------------------------------|
+ * | yes          | yes               | CopyObject (metadata, tags and headers copied by S3)  |
+ * | yes          | no                | multipart UploadPartCopy, parts in parallel           |
+ * | no           | yes               | GET streamed into PUT, MD5 of the bytes checked       |
+ * | no           | no                | multipart: ranged GET streamed into each UploadPart   |
+ *
+ * Every request goes through the shared pool and is retried on transient errors.
+ */
+export async function transferObject(entry: TransferEntry, ctx: TransferContext): Promise<void> {
+  if (entry.size > ctx.options.multipartThreshold) {
+    await copyMultipart(entry, ctx);
+  } else if (ctx.serverSide) {
+    await copyObject(entry, ctx);
+  } else {
+    await streamObject(entry, ctx);
+  }
+}
+
+function request<T>(ctx: TransferContext, op: () => Promise<T>, priority: 'high' | 'normal' = 'normal'): Promise<T> {
+  return withRetry(() => ctx.pool.run(op, priority), ctx.onRetry);
+}
+
+/** A CopySource header: bucket, then the key URL-encoded segment by segment (so `//` and `+` survive). */
+export function copySource(bucket: string, key: string): string {
+  return `${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
+}
+
+function requestedStorage(options: TransferOptions) {
+  return {
+    StorageClass: options.storageClass as StorageClass | undefined,
+    ServerSideEncryption: options.sse as ServerSideEncryption | undefined,
+    SSEKMSKeyId: options.sseKmsKeyId,
+  };
+}
+
+async function copyObject(entry: TransferEntry, ctx: TransferContext): Promise<void> {
+  const { source, destination } = ctx;
+  await request(ctx, () =>
+    destination.client.send(
+      new CopyObjectCommand({
+        Bucket: destination.bucket,
+        Key: destination.prefix + entry.key,
+        CopySource: copySource(source.bucket, source.prefix + entry.key),
+        CopySourceIfMatch: entry.etag,
+        MetadataDirective: 'COPY',
+        TaggingDirective: 'COPY',
+        ...requestedStorage(ctx.options),
+      }),
+    ),
+  );
+  ctx.onBytes(entry.size);
+}
+
+/** The headers a copy keeps, read from a GetObject or HeadObject response. */
+function keptHeaders(from: {
+  ContentType?: string;
+  CacheControl?: string;
+  ContentDisposition?: string;
+  ContentEncoding?: string;
+  ContentLanguage?: string;
+  Expires?: Date;
+  Metadata?: Record<string, string>;
+  WebsiteRedirectLocation?: string;
+}) {
+  return {
+    ContentType: from.ContentType,
+    CacheControl: from.CacheControl,
+    ContentDisposition: from.ContentDisposition,
+    ContentEncoding: from.ContentEncoding,
+    ContentLanguage: from.ContentLanguage,
+    Expires: from.Expires,
+    Metadata: from.Metadata,
+    WebsiteRedirectLocation: from.WebsiteRedirectLocation,
+  };
+}
+
+async function sourceTagging(entry: TransferEntry, ctx: TransferContext, tagCount?: number): Promise<string | undefined> {
+  if (tagCount === 0) return undefined;
+  const { source } = ctx;
+  const out = await request(ctx, () =>
+    source.client.send(new GetObjectTaggingCommand({ Bucket: source.bucket, Key: source.prefix + entry.key })),
+  );
+  const tags = out.TagSet ?? [];
+  if (tags.length === 0) return undefined;
+  return new URLSearchParams(tags.map((t): [string, string] => [t.Key ?? '', t.Value ?? ''])).toString();
+}
+
+/** Counts and MD5-hashes the bytes flowing from a GET into a PUT. */
+function measuring(): { stream: Transform; md5: () => string; bytes: () => number } {
+  const hash = createHash('md5');
+  let bytes = 0;
+  const stream = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      done(null, chunk);
+    },
+  });
+  let digest: string | undefined;
+  return { stream, md5: () => (digest ??= hash.digest('hex')), bytes: () => bytes };
+}
+
+/** An ETag that is the MD5 of the bytes: not multipart ("-N") and not SSE-KMS (we can only tell the former). */
+function plainMd5(etag: string | undefined): string | undefined {
+  const bare = etag?.replaceAll('"', '');
+  return bare && /^[0-9a-f]{32}$/i.test(bare) ? bare.toLowerCase() : undefined;
+}
+
+function checkArrived(what: string, expectedBytes: number, m: ReturnType<typeof measuring>, etag: string | undefined, kms: boolean) {
+  if (m.bytes() !== expectedBytes) {
+    throw new IntegrityError('SizeMismatch', `${what}: read ${m.bytes()} bytes, expected ${expectedBytes}`);
+  }
+  const md5 = plainMd5(etag);
+  if (!kms && md5 !== undefined && md5 !== m.md5()) {
+    throw new IntegrityError('ChecksumMismatch', `${what}: destination ETag ${md5} is not the MD5 of the bytes sent (${m.md5()})`);
+  }
+}
+
+async function streamObject(entry: TransferEntry, ctx: TransferContext): Promise<void> {
+  const { source, destination } = ctx;
+  const sourceKey = source.prefix + entry.key;
+  await request(ctx, async () => {
+    const got = await source.client.send(new GetObjectCommand({ Bucket: source.bucket, Key: sourceKey, IfMatch: entry.etag }));
+    const m = measuring();
+    (got.Body as Readable).pipe(m.stream);
+    (got.Body as Readable).on('error', (err) => m.stream.destroy(err));
+    const tagging = got.TagCount ? await sourceTagging(entry, ctx, got.TagCount) : undefined;
+    const put = await destination.client.send(
+      new PutObjectCommand({
+        Bucket: destination.bucket,
+        Key: destination.prefix + entry.key,
+        Body: m.stream,
+        ContentLength: entry.size,
+        Tagging: tagging,
+        ...keptHeaders(got),
+        ...requestedStorage(ctx.options),
+      }),
+    );
+    checkArrived(sourceKey, entry.size, m, put.ETag, ctx.options.sse === 'aws:kms');
+  });
+  ctx.onBytes(entry.size);
+}
+
+async function copyMultipart(entry: TransferEntry, ctx: TransferContext): Promise<void> {
+  const { source, destination } = ctx;
+  const sourceKey = source.prefix + entry.key;
+  const destKey = destination.prefix + entry.key;
+  // A one-byte GET, not a HEAD: it also says whether the object has tags (x-amz-tagging-count),
+  // so GetObjectTagging is only called for objects that have some.
+  const head = await request(ctx, async () => {
+    const got = await source.client.send(
+      new GetObjectCommand({ Bucket: source.bucket, Key: sourceKey, IfMatch: entry.etag, Range: 'bytes=0-0' }),
+    );
+    await got.Body?.transformToByteArray();
+    return got;
+  });
+  const size = Number(head.ContentRange?.split('/')[1] ?? entry.size);
+  const tagging = await sourceTagging(entry, ctx, head.TagCount ?? 0);
+  const created = await request(ctx, () =>
+    destination.client.send(
+      new CreateMultipartUploadCommand({
+        Bucket: destination.bucket,
+        Key: destKey,
+        Tagging: tagging,
+        ...keptHeaders(head),
+        ...requestedStorage(ctx.options),
+      }),
+    ),
+  );
+  const uploadId = created.UploadId as string;
+  const partSize = partSizeFor(size, ctx.options, ctx.serverSide);
+  const count = Math.max(1, Math.ceil(size / partSize));
+  const kms = ctx.options.sse === 'aws:kms';
+  try {
+    const parts = await Promise.all(
+      Array.from({ length: count }, async (_, i) => {
+        const first = i * partSize;
+        const last = Math.min(size, first + partSize) - 1;
+        const PartNumber = i + 1;
+        const ETag = ctx.serverSide
+          ? await copyPart(ctx, sourceKey, destKey, uploadId, PartNumber, first, last, entry.etag)
+          : await request(
+              ctx,
+              async () => {
+                const got = await source.client.send(
+                  new GetObjectCommand({ Bucket: source.bucket, Key: sourceKey, Range: `bytes=${first}-${last}`, IfMatch: entry.etag }),
+                );
+                const m = measuring();
+                (got.Body as Readable).pipe(m.stream);
+                (got.Body as Readable).on('error', (err) => m.stream.destroy(err));
+                const out = await destination.client.send(
+                  new UploadPartCommand({
+                    Bucket: destination.bucket,
+                    Key: destKey,
+                    UploadId: uploadId,
+                    PartNumber,
+                    Body: m.stream,
+                    ContentLength: last - first + 1,
+                  }),
+                );
+                checkArrived(`${sourceKey} part ${PartNumber}`, last - first + 1, m, out.ETag, kms);
+                return out.ETag;
+              },
+              'high',
+            );
+        ctx.onBytes(last - first + 1);
+        return { ETag, PartNumber };
+      }),
+    );
+    await request(ctx, () =>
+      destination.client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: destination.bucket,
+          Key: destKey,
+          UploadId: uploadId,
+          MultipartUpload: { Parts: parts },
+        }),
+      ),
+    );
+  } catch (err) {
+    await destination.client
+      .send(new AbortMultipartUploadCommand({ Bucket: destination.bucket, Key: destKey, UploadId: uploadId }))
+      .catch(() => {}); // the lifecycle rule on incomplete uploads is the backstop
+    throw err;
+  }
+  // Complete's ETag is not comparable (and some stores return none): the size is.
+  const landed = await request(ctx, () =>
+    destination.client.send(new HeadObjectCommand({ Bucket: destination.bucket, Key: destKey })),
+  );
+  if (landed.ContentLength !== size) {
+    throw new IntegrityError('SizeMismatch', `${destKey}: destination has ${landed.ContentLength} bytes, source ${size}`);
+  }
+}
+
+function copyPart(
+  ctx: TransferContext,
+  sourceKey: string,
+  destKey: string,
+  uploadId: string,
+  PartNumber: number,
+  first: number,
+  last: number,
+  etag: string | undefined,
+): Promise<string | undefined> {
+  const { source, destination } = ctx;
+  return request(
+    ctx,
+    async () => {
+      const out = await destination.client.send(
+        new UploadPartCopyCommand({
+          Bucket: destination.bucket,
+          Key: destKey,
+          UploadId: uploadId,
+          PartNumber,
+          CopySource: copySource(source.bucket, sourceKey),
+          CopySourceRange: `bytes=${first}-${last}`,
+          CopySourceIfMatch: etag,
+        }),
+      );
+      return out.CopyPartResult?.ETag;
+    },
+    'high',
+  );
+}
+
+/** The code and message a failed object is reported with. */
+export function failureOf(err: unknown): { code: string; message: string } {
+  if (err instanceof IntegrityError) return { code: err.code, message: err.message };
+  const info = classify(err);
+  if (info.code === 'PreconditionFailed' || info.code === 'Http412') {
+    return { code: 'SourceChanged', message: 'the source object changed after it was listed; rerun to copy it' };
+  }
+  return { code: info.code, message: info.message };
+}
