@@ -1,6 +1,12 @@
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import picomatch from 'picomatch';
+import { compareKeys } from './keys.ts';
 import { withRetry } from './retry.ts';
+
+/** The endpoint listed keys out of S3's order: resuming from a key would skip or repeat some. */
+export class ListingOrderError extends Error {
+  override name = 'ListingOrderError';
+}
 
 export interface ListedObject {
   /** The key relative to the listed prefix. */
@@ -22,6 +28,7 @@ export async function* listObjects(
   onRetry: () => void = () => {},
 ): AsyncGenerator<ListedObject> {
   let token: string | undefined;
+  let previous = startAfter;
   do {
     const page = await withRetry(
       () =>
@@ -37,8 +44,15 @@ export async function* listObjects(
     );
     for (const o of page.Contents ?? []) {
       if (o.Key === undefined) continue;
+      const key = o.Key.slice(prefix.length);
+      if (previous !== '' && compareKeys(previous, key) >= 0) {
+        throw new ListingOrderError(
+          `s3://${bucket} listed "${key}" after "${previous}": the endpoint does not list in UTF-8 byte order as S3 does`,
+        );
+      }
+      previous = key;
       yield {
-        key: o.Key.slice(prefix.length),
+        key,
         size: o.Size ?? 0,
         etag: o.ETag,
         storageClass: o.StorageClass,

@@ -35,6 +35,8 @@ export const TRICKY_KEYS = [
   'tricky/emoji 😀.txt',
   'tricky/percent%2Fencoded',
   'tricky/trailing space ',
+  // Sorts before the emoji key in UTF-8 (S3's order), after it in UTF-16 (JavaScript's).
+  'tricky/fullwidth Ａ.txt',
 ];
 
 /** `count` small objects over nested prefixes, the tricky keys, and `large` sizes (bytes). */

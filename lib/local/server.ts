@@ -1,6 +1,7 @@
 // The embedded S3 + SQS endpoint (fauxqs, in memory), bound to loopback only: fauxqs's own
 // start-up function listens on every interface, so ferry builds its app and listens itself.
 import { buildApp } from 'fauxqs';
+import { compareKeys } from '../core/keys.ts';
 
 export interface EmbeddedServer {
   /** e.g. http://127.0.0.1:4566 */
@@ -10,6 +11,7 @@ export interface EmbeddedServer {
 }
 
 export async function startEmbedded(options: { port?: number; host?: string } = {}): Promise<EmbeddedServer> {
+  await listInS3Order();
   const app = buildApp({ logger: false });
   const host = options.host ?? '127.0.0.1';
   await app.listen({ port: options.port ?? 0, host });
@@ -22,4 +24,68 @@ export async function startEmbedded(options: { port?: number; host?: string } = 
       await app.close();
     },
   };
+}
+
+interface StoredObject {
+  key: string;
+}
+
+interface S3StoreLike {
+  buckets: Map<string, Map<string, StoredObject>>;
+  listObjects(bucket: string, options?: ListOptions): ListResult;
+}
+
+interface ListOptions {
+  prefix?: string;
+  delimiter?: string;
+  maxKeys?: number;
+  startAfter?: string;
+  marker?: string;
+}
+
+interface ListResult {
+  objects: StoredObject[];
+  commonPrefixes: string[];
+  isTruncated: boolean;
+}
+
+let patched = false;
+
+/**
+ * fauxqs sorts a listing with localeCompare but skips to StartAfter by UTF-16 comparison, so
+ * unicode keys come out of S3's order (UTF-8 bytes) and a listing resumed from a key skips some.
+ * Its store is not exported; this replaces its listObjects with one in S3's order.
+ */
+async function listInS3Order(): Promise<void> {
+  if (patched) return;
+  const storeUrl = new URL('./s3/s3Store.js', import.meta.resolve('fauxqs'));
+  const { S3Store } = (await import(storeUrl.href)) as { S3Store: { prototype: S3StoreLike } };
+  const original = S3Store.prototype.listObjects;
+  S3Store.prototype.listObjects = function listObjects(this: S3StoreLike, bucket: string, options?: ListOptions) {
+    const objects = this.buckets.get(bucket);
+    if (!objects) return original.call(this, bucket, options); // its NoSuchBucket error
+    const prefix = options?.prefix ?? '';
+    const delimiter = options?.delimiter;
+    const maxKeys = options?.maxKeys ?? 1000;
+    const after = options?.startAfter ?? options?.marker ?? '';
+    const sorted = [...objects.values()]
+      .filter((o) => o.key.startsWith(prefix) && (after === '' || compareKeys(o.key, after) > 0))
+      .sort((a, b) => compareKeys(a.key, b.key));
+    const result: StoredObject[] = [];
+    const commonPrefixes = new Set<string>();
+    let isTruncated = false;
+    for (const o of sorted) {
+      const cut = delimiter ? o.key.indexOf(delimiter, prefix.length) : -1;
+      const common = cut >= 0 ? o.key.slice(0, cut + (delimiter as string).length) : undefined;
+      if (common !== undefined && (commonPrefixes.has(common) || (after !== '' && compareKeys(common, after) <= 0))) continue;
+      if (result.length + commonPrefixes.size >= maxKeys) {
+        isTruncated = true;
+        break;
+      }
+      if (common !== undefined) commonPrefixes.add(common);
+      else result.push(o);
+    }
+    return { objects: result, commonPrefixes: [...commonPrefixes].sort(compareKeys), isTruncated };
+  };
+  patched = true;
 }
