@@ -84,7 +84,11 @@ export class LocalEngine {
       { ...definition, States: states } as never,
       { validationOptions: { checkPaths: false } },
     );
-    return machine.run(input as never, { overrides: { taskResourceLocalHandlers: handlers as never } }).result as Promise<Json>;
+    const execution = machine.run(input as never, { overrides: { taskResourceLocalHandlers: handlers as never } });
+    // The interpreter wraps what failed the execution; callers (and a parent Map) want the error itself.
+    return (execution.result as Promise<Json>).catch((err: Error) => {
+      throw err.name === 'ExecutionError' && err.cause instanceof Error ? err.cause : err;
+    });
   }
 
   // The Map's own fields go to the adapter; the rest (paths, Retry, Catch, Next) stay on the Task.
