@@ -24,7 +24,7 @@ export class ProgressLine implements ProgressSink {
     this.#out = options.out ?? process.stderr;
     this.#tty = Boolean(this.#out.isTTY);
     if (!options.quiet) {
-      this.#timer = setInterval(() => this.render(), this.#tty ? 250 : (options.plainEveryMs ?? 10_000));
+      this.#timer = setInterval(() => this.render(), this.#tty ? 250 : (options.plainEveryMs ?? Number(process.env.FERRY_PROGRESS_MS ?? 10_000)));
       this.#timer.unref();
     }
   }

@@ -12,6 +12,8 @@ export interface EndpointConfig {
 
 const clients = new Map<string, S3Client>();
 
+const silent = { trace() {}, debug() {}, info() {}, warn() {}, error() {} };
+
 /** Sockets per client: above any pool limit, so the pool, not the agent, is what bounds concurrency. */
 const MAX_SOCKETS = 1024;
 
@@ -33,6 +35,8 @@ export function s3Client(config: EndpointConfig): S3Client {
       // S3-compatible stores rarely serve virtual-hosted buckets on custom endpoints.
       forcePathStyle: endpoint !== undefined,
       maxAttempts: 1,
+      // The SDK warns on console when a streaming request fails; ferry retries it and counts it.
+      logger: silent,
       // Streaming checksum trailers (aws-chunked) are rejected by several S3-compatible stores;
       // against AWS itself the SDK's defaults stay.
       ...(endpoint !== undefined && {
@@ -43,7 +47,7 @@ export function s3Client(config: EndpointConfig): S3Client {
         httpAgent: new http.Agent(agentOptions),
         httpsAgent: new https.Agent(agentOptions),
         connectionTimeout: 10_000,
-        requestTimeout: 120_000,
+        requestTimeout: 60_000,
       }),
     });
     clients.set(id, client);

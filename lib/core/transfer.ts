@@ -147,9 +147,22 @@ async function sourceTagging(entry: TransferEntry, ctx: TransferContext, tagCoun
   return new URLSearchParams(tags.map((t): [string, string] => [t.Key ?? '', t.Value ?? ''])).toString();
 }
 
-/** Counts and MD5-hashes the bytes flowing from a GET into a PUT. */
-function measuring(): { stream: Transform; md5: () => string; bytes: () => number } {
+/** Counts and MD5-hashes the bytes of a GET's body on their way into a PUT. */
+interface Measured {
+  readonly stream: Transform;
+  /** Aborts the PUT when the GET fails: a PUT still waiting for its declared length would hang. */
+  readonly signal: AbortSignal;
+  md5(): string;
+  bytes(): number;
+  /** The GET's failure, if it failed: what the PUT's rejection should be reported (and retried) as. */
+  failure(): Error | undefined;
+  release(): void;
+}
+
+function measuring(body: Readable): Measured {
   const hash = createHash('md5');
+  const abort = new AbortController();
+  let failed: Error | undefined;
   let bytes = 0;
   const stream = new Transform({
     transform(chunk: Buffer, _enc, done) {
@@ -158,8 +171,28 @@ function measuring(): { stream: Transform; md5: () => string; bytes: () => numbe
       done(null, chunk);
     },
   });
+  // A GET cut short fails the PUT that reads this stream; the PUT's rejection is what gets
+  // retried, so the stream's own error event needs no other listener.
+  stream.on('error', () => {});
+  body.on('error', (err) => {
+    failed ??= err;
+    stream.destroy(err);
+    abort.abort(err);
+  });
+  body.pipe(stream);
   let digest: string | undefined;
-  return { stream, md5: () => (digest ??= hash.digest('hex')), bytes: () => bytes };
+  return {
+    stream,
+    signal: abort.signal,
+    failure: () => failed,
+    md5: () => (digest ??= hash.digest('hex')),
+    bytes: () => bytes,
+    // Frees the GET's connection whether or not the PUT read it all.
+    release: () => {
+      body.destroy();
+      stream.destroy();
+    },
+  };
 }
 
 /** An ETag that is the MD5 of the bytes: not multipart ("-N") and not SSE-KMS (we can only tell the former). */
@@ -183,22 +216,27 @@ async function streamObject(entry: TransferEntry, ctx: TransferContext): Promise
   const sourceKey = source.prefix + entry.key;
   await request(ctx, async () => {
     const got = await source.client.send(new GetObjectCommand({ Bucket: source.bucket, Key: sourceKey, IfMatch: entry.etag }));
-    const m = measuring();
-    (got.Body as Readable).pipe(m.stream);
-    (got.Body as Readable).on('error', (err) => m.stream.destroy(err));
-    const tagging = got.TagCount ? await sourceTagging(entry, ctx, got.TagCount) : undefined;
-    const put = await destination.client.send(
-      new PutObjectCommand({
-        Bucket: destination.bucket,
-        Key: destination.prefix + entry.key,
-        Body: m.stream,
-        ContentLength: entry.size,
-        Tagging: tagging,
-        ...keptHeaders(got),
-        ...requestedStorage(ctx.options),
-      }),
-    );
-    checkArrived(sourceKey, entry.size, m, put.ETag, ctx.options.sse === 'aws:kms');
+    const m = measuring(got.Body as Readable);
+    try {
+      const tagging = got.TagCount ? await sourceTagging(entry, ctx, got.TagCount) : undefined;
+      const put = await destination.client.send(
+        new PutObjectCommand({
+          Bucket: destination.bucket,
+          Key: destination.prefix + entry.key,
+          Body: m.stream,
+          ContentLength: entry.size,
+          Tagging: tagging,
+          ...keptHeaders(got),
+          ...requestedStorage(ctx.options),
+        }),
+        { abortSignal: m.signal },
+      );
+      checkArrived(sourceKey, entry.size, m, put.ETag, ctx.options.sse === 'aws:kms');
+    } catch (err) {
+      throw m.failure() ?? err;
+    } finally {
+      m.release();
+    }
   });
   ctx.onBytes(entry.size);
 }
@@ -247,21 +285,26 @@ async function copyMultipart(entry: TransferEntry, ctx: TransferContext): Promis
                 const got = await source.client.send(
                   new GetObjectCommand({ Bucket: source.bucket, Key: sourceKey, Range: `bytes=${first}-${last}`, IfMatch: entry.etag }),
                 );
-                const m = measuring();
-                (got.Body as Readable).pipe(m.stream);
-                (got.Body as Readable).on('error', (err) => m.stream.destroy(err));
-                const out = await destination.client.send(
-                  new UploadPartCommand({
-                    Bucket: destination.bucket,
-                    Key: destKey,
-                    UploadId: uploadId,
-                    PartNumber,
-                    Body: m.stream,
-                    ContentLength: last - first + 1,
-                  }),
-                );
-                checkArrived(`${sourceKey} part ${PartNumber}`, last - first + 1, m, out.ETag, kms);
-                return out.ETag;
+                const m = measuring(got.Body as Readable);
+                try {
+                  const out = await destination.client.send(
+                    new UploadPartCommand({
+                      Bucket: destination.bucket,
+                      Key: destKey,
+                      UploadId: uploadId,
+                      PartNumber,
+                      Body: m.stream,
+                      ContentLength: last - first + 1,
+                    }),
+                    { abortSignal: m.signal },
+                  );
+                  checkArrived(`${sourceKey} part ${PartNumber}`, last - first + 1, m, out.ETag, kms);
+                  return out.ETag;
+                } catch (err) {
+                  throw m.failure() ?? err;
+                } finally {
+                  m.release();
+                }
               },
               'high',
             );

@@ -1,0 +1,72 @@
+// A fault-injecting HTTP proxy between ferry and the endpoint: it answers some requests with
+// 503 SlowDown or 500 InternalError, resets some connections, cuts some response bodies in the
+// middle, or denies some keys, and counts what it did.
+import http from 'node:http';
+
+export type Fault = 'pass' | 'slowdown' | 'internal' | 'reset' | 'cut-body' | 'deny';
+
+export interface FaultProxy {
+  readonly endpoint: string;
+  readonly injected: Record<Exclude<Fault, 'pass'>, number>;
+  stop(): Promise<void>;
+}
+
+/** `decide` sees each request (method, path with query, and its sequence number among object requests). */
+export async function startFaultProxy(
+  upstream: string,
+  decide: (req: { method: string; url: string; bucketLevel: boolean }, n: number) => Fault,
+): Promise<FaultProxy> {
+  const target = new URL(upstream);
+  const injected = { slowdown: 0, internal: 0, reset: 0, 'cut-body': 0, deny: 0 };
+  let n = 0;
+  const server = http.createServer((req, res) => {
+    const url = req.url ?? '/';
+    const path = url.split('?')[0] as string;
+    const bucketLevel = path.split('/').filter(Boolean).length <= 1;
+    const fault = decide({ method: req.method ?? 'GET', url, bucketLevel }, bucketLevel ? -1 : n++);
+    if (fault !== 'pass') injected[fault]++;
+    const xmlError = (status: number, code: string) => {
+      req.resume();
+      res.writeHead(status, { 'content-type': 'application/xml' });
+      res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>injected ${code}</Message></Error>`);
+    };
+    if (fault === 'slowdown') return xmlError(503, 'SlowDown');
+    if (fault === 'internal') return xmlError(500, 'InternalError');
+    if (fault === 'deny') return xmlError(403, 'AccessDenied');
+    if (fault === 'reset') {
+      req.socket.destroy();
+      return;
+    }
+    const upstreamReq = http.request(
+      { host: target.hostname, port: target.port, method: req.method, path: url, headers: req.headers },
+      (upstreamRes) => {
+        res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
+        if (fault === 'cut-body') {
+          // Send part of the body (or none, for an empty one), then drop the connection.
+          const cut = () => setTimeout(() => res.socket?.destroy(), 5);
+          upstreamRes.once('data', (chunk: Buffer) => {
+            res.write(chunk.subarray(0, chunk.length >> 1));
+            cut();
+          });
+          upstreamRes.once('end', cut);
+          upstreamRes.resume();
+          return;
+        }
+        upstreamRes.pipe(res);
+      },
+    );
+    upstreamReq.on('error', () => res.socket?.destroy());
+    req.pipe(upstreamReq);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const address = server.address() as { port: number };
+  return {
+    endpoint: `http://127.0.0.1:${address.port}`,
+    injected,
+    stop: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
