@@ -1,0 +1,21 @@
+import { App } from 'aws-cdk-lib';
+import { FerryStack, FerryStatefulStack } from './stacks.ts';
+
+/** Bucket lists from context: `-c ferry:sourceBuckets=a,b` or cdk.json. */
+function bucketList(app: App, key: string): string[] {
+  const value: unknown = app.node.tryGetContext(key);
+  const list = Array.isArray(value) ? value : typeof value === 'string' ? value.split(',') : [];
+  return list.map((b) => String(b).trim()).filter(Boolean);
+}
+
+export function buildApp(app = new App()): { app: App; stateful: FerryStatefulStack; stateless: FerryStack } {
+  const env = { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION };
+  const stateful = new FerryStatefulStack(app, 'FerryJobs', { env });
+  const stateless = new FerryStack(app, 'Ferry', {
+    env,
+    jobBucket: stateful.jobBucket,
+    sourceBuckets: bucketList(app, 'ferry:sourceBuckets'),
+    destinationBuckets: bucketList(app, 'ferry:destinationBuckets'),
+  });
+  return { app, stateful, stateless };
+}

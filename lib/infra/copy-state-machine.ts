@@ -1,0 +1,107 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import { DefinitionBody, LogLevel, StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { FerryFunction } from './ferry-function.ts';
+import { JobBucket } from './job-bucket.ts';
+
+export const COPY_ASL = fileURLToPath(new URL('../../state-machines/copy.asl.json', import.meta.url));
+
+export interface CopyStateMachineProps {
+  /** The job store. */
+  readonly jobBucket: IBucket;
+  /** Buckets ferry may read from (names). Least privilege: nothing else is readable. */
+  readonly sourceBuckets: readonly string[];
+  /** Buckets ferry may write to (names). */
+  readonly destinationBuckets: readonly string[];
+  /** @default `${stackName}-copy` */
+  readonly stateMachineName?: string;
+}
+
+/**
+ * The copy job in the cloud: the planner, copier and reporter Lambdas and the state machine of
+ * state-machines/copy.asl.json with their ARNs substituted, each role granted only what it uses.
+ */
+export class CopyStateMachine extends Construct {
+  readonly stateMachine: StateMachine;
+  readonly planner: FerryFunction;
+  readonly copier: FerryFunction;
+  readonly reporter: FerryFunction;
+
+  constructor(scope: Construct, id: string, props: CopyStateMachineProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    const environment = { FERRY_JOB_BUCKET: props.jobBucket.bucketName, FERRY_JOB_PREFIX: JobBucket.PREFIX };
+    this.planner = new FerryFunction(this, 'Planner', { handler: 'plan', environment });
+    this.copier = new FerryFunction(this, 'Copier', { handler: 'copy', environment });
+    this.reporter = new FerryFunction(this, 'Reporter', { handler: 'report', environment, timeout: Duration.minutes(5) });
+
+    const jobObjects = props.jobBucket.arnForObjects(`${JobBucket.PREFIX}*`);
+    for (const fn of [this.planner, this.copier, this.reporter]) {
+      fn.addToRolePolicy(new PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [jobObjects] }));
+      fn.addToRolePolicy(
+        new PolicyStatement({
+          actions: ['s3:ListBucket'],
+          resources: [props.jobBucket.bucketArn],
+          conditions: { StringLike: { 's3:prefix': [`${JobBucket.PREFIX}*`] } },
+        }),
+      );
+    }
+    const bucketArns = (names: readonly string[]) => names.map((b) => `arn:${stack.partition}:s3:::${b}`);
+    const objectArns = (names: readonly string[]) => names.map((b) => `arn:${stack.partition}:s3:::${b}/*`);
+    if (props.sourceBuckets.length) {
+      this.planner.addToRolePolicy(new PolicyStatement({ actions: ['s3:ListBucket'], resources: bucketArns(props.sourceBuckets) }));
+      this.copier.addToRolePolicy(
+        new PolicyStatement({
+          actions: ['s3:GetObject', 's3:GetObjectVersion', 's3:GetObjectTagging', 's3:GetObjectVersionTagging'],
+          resources: objectArns(props.sourceBuckets),
+        }),
+      );
+    }
+    if (props.destinationBuckets.length) {
+      this.copier.addToRolePolicy(
+        new PolicyStatement({
+          // GetObject: the size of a multipart copy is checked with a HEAD of the result.
+          actions: ['s3:PutObject', 's3:PutObjectTagging', 's3:AbortMultipartUpload', 's3:GetObject'],
+          resources: objectArns(props.destinationBuckets),
+        }),
+      );
+    }
+
+    const name = props.stateMachineName ?? `${stack.stackName}-copy`;
+    this.stateMachine = new StateMachine(this, 'StateMachine', {
+      stateMachineName: name,
+      // Inline, so the template holds the definition the local engine runs, ARNs substituted by CloudFormation.
+      definitionBody: DefinitionBody.fromString(readFileSync(COPY_ASL, 'utf8')),
+      definitionSubstitutions: {
+        PlanFunctionArn: this.planner.functionArn,
+        CopyFunctionArn: this.copier.functionArn,
+        ReportFunctionArn: this.reporter.functionArn,
+      },
+      tracingEnabled: true,
+      logs: {
+        destination: new LogGroup(this, 'Logs', { retention: RetentionDays.ONE_MONTH }),
+        level: LogLevel.ERROR,
+        includeExecutionData: false,
+      },
+    });
+    const role = this.stateMachine.role;
+    for (const fn of [this.planner, this.copier, this.reporter]) fn.grantInvoke(role);
+    // The Distributed Map runs child executions of this state machine.
+    const ownArn = stack.formatArn({ service: 'states', resource: 'stateMachine', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    const executions = stack.formatArn({ service: 'states', resource: 'execution', resourceName: `${name}/*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    role.addToPrincipalPolicy(new PolicyStatement({ actions: ['states:StartExecution'], resources: [ownArn] }));
+    role.addToPrincipalPolicy(new PolicyStatement({ actions: ['states:DescribeExecution', 'states:StopExecution'], resources: [executions] }));
+    // ItemReader reads the manifest index; ResultWriter writes the map run's results.
+    role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['s3:GetObject', 's3:PutObject', 's3:ListMultipartUploadParts', 's3:AbortMultipartUpload'],
+        resources: [jobObjects],
+      }),
+    );
+  }
+}

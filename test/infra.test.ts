@@ -1,0 +1,133 @@
+// CDK assertions on the synthesized templates: bucket settings, functions, least-privilege roles,
+// and the state machine rendered from the very ASL file the local engine runs.
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { before, describe, it } from 'node:test';
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { buildApp } from '../lib/infra/app.ts';
+import { COPY_ASL } from '../lib/infra/copy-state-machine.ts';
+import { tempDir } from './helpers.ts';
+
+type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
+
+describe('CDK app', () => {
+  let jobs: Template;
+  let ferry: Template;
+  let outdir: string;
+
+  before(async () => {
+    outdir = await tempDir();
+    const app = new App({
+      outdir,
+      context: { 'ferry:sourceBuckets': 'src-a,src-b', 'ferry:destinationBuckets': ['dst-a'] },
+    });
+    const { stateful, stateless } = buildApp(app);
+    jobs = Template.fromStack(stateful);
+    ferry = Template.fromStack(stateless);
+    app.synth();
+  });
+
+  it('job bucket: encrypted, TLS-only, private, job data expiring', () => {
+    jobs.hasResourceProperties('AWS::S3::Bucket', {
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([
+          Match.objectLike({ Prefix: 'jobs/', ExpirationInDays: 30, Status: 'Enabled' }),
+          Match.objectLike({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } }),
+        ]),
+      },
+    });
+    jobs.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+    jobs.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Retain' });
+  });
+
+  it('three functions on Node 22, ARM64, traced, with the job bucket in their environment', () => {
+    const fns = ferry.findResources('AWS::Lambda::Function', { Properties: { Runtime: 'nodejs22.x' } });
+    assert.equal(Object.keys(fns).length, 3);
+    for (const fn of Object.values(fns)) {
+      const p = fn.Properties;
+      assert.deepEqual(p.Architectures, ['arm64']);
+      assert.deepEqual(p.TracingConfig, { Mode: 'Active' });
+      assert.equal(p.Environment.Variables.FERRY_JOB_PREFIX, 'jobs/');
+      assert.ok(p.Environment.Variables.FERRY_JOB_BUCKET['Fn::ImportValue'], 'job bucket from the stateful stack');
+    }
+  });
+
+  it('renders the state machine from state-machines/copy.asl.json with the function ARNs', async () => {
+    const machines = ferry.findResources('AWS::StepFunctions::StateMachine');
+    const [machine] = Object.values(machines);
+    assert.ok(machine);
+    const file = JSON.parse(await readFile(COPY_ASL, 'utf8'));
+    assert.deepEqual(JSON.parse(machine.Properties.DefinitionString), file);
+    const subs = machine.Properties.DefinitionSubstitutions;
+    for (const [name, id] of [['PlanFunctionArn', 'Planner'], ['CopyFunctionArn', 'Copier'], ['ReportFunctionArn', 'Reporter']]) {
+      assert.match(subs[name as string]['Fn::GetAtt'][0], new RegExp(`^Copy${id}[0-9A-F]{8}$`));
+    }
+    assert.equal(file.States.Copy.ItemProcessor.ProcessorConfig.Mode, 'DISTRIBUTED');
+    assert.match(JSON.stringify(machine.Properties.StateMachineName), /-copy/);
+  });
+
+  function statementsOf(rolePrefix: string): Statement[] {
+    const policies = ferry.findResources('AWS::IAM::Policy');
+    return Object.entries(policies)
+      .filter(([id]) => id.startsWith(rolePrefix))
+      .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Statement[]);
+  }
+  const actions = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+
+  it('least privilege: data buckets named, nothing on "*" for S3 or Step Functions', () => {
+    const all = Object.values(ferry.findResources('AWS::IAM::Policy')).flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
+    for (const s of all) {
+      if (actions(s).some((a) => a.startsWith('s3:') || a.startsWith('states:') || a.startsWith('lambda:'))) {
+        assert.notEqual(s.Resource, '*', JSON.stringify(s));
+      }
+    }
+    const copier = statementsOf('CopyCopierServiceRoleDefaultPolicy');
+    const reads = copier.find((s) => actions(s).includes('s3:GetObjectTagging'));
+    assert.deepEqual(reads?.Resource, [
+      { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::src-a/*']] },
+      { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::src-b/*']] },
+    ]);
+    const writes = copier.find((s) => actions(s).includes('s3:PutObject') && JSON.stringify(s.Resource).includes('dst-a'));
+    assert.ok(writes);
+    assert.ok(!JSON.stringify(writes.Resource).includes('src-'), 'sources are never writable');
+    assert.ok(!actions(writes).includes('s3:DeleteObject'));
+    const planner = statementsOf('CopyPlannerServiceRoleDefaultPolicy');
+    assert.ok(planner.every((s) => !actions(s).includes('s3:PutObject') || JSON.stringify(s.Resource).includes('jobs/*')));
+    assert.ok(!planner.some((s) => actions(s).includes('s3:GetObject') && JSON.stringify(s.Resource).includes('src-a')));
+  });
+
+  it('the state machine may start its own child executions and read/write only job data', () => {
+    const sm = statementsOf('CopyStateMachineRoleDefaultPolicy');
+    const start = sm.find((s) => actions(s).includes('states:StartExecution'));
+    assert.match(JSON.stringify(start?.Resource), /stateMachine:Ferry-copy/);
+    const s3 = sm.find((s) => actions(s).includes('s3:GetObject'));
+    assert.match(JSON.stringify(s3?.Resource), /jobs\/\*/);
+    const invoke = sm.filter((s) => actions(s).includes('lambda:InvokeFunction'));
+    assert.ok(invoke.length >= 1);
+  });
+
+  it('bundles handlers that load on Node 22', async () => {
+    const manifest = JSON.parse(await readFile(path.join(outdir, 'Ferry.assets.json'), 'utf8'));
+    const assets = Object.values(manifest.files as Record<string, { source: { path: string; packaging?: string } }>).filter(
+      (f) => f.source.packaging === 'zip',
+    );
+    assert.equal(assets.length, 3);
+    const require = createRequire(import.meta.url);
+    process.env.FERRY_JOB_BUCKET = 'bundle-check';
+    for (const asset of assets) {
+      const mod = require(path.join(outdir, asset.source.path, 'index.js'));
+      assert.equal(typeof mod.handler, 'function');
+    }
+  });
+});
