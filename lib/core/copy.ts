@@ -2,6 +2,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { type EndpointConfig, sameService } from './clients.ts';
 import { type ErrorInfo, JobStoreError } from './errors.ts';
 import { type CopyJob, jobKeys, loadJob } from './job.ts';
+import { LeanS3 } from './lean-s3.ts';
 import { getJson, type JobStore } from './jobstore.ts';
 import { parseManifest } from './manifest.ts';
 import type { Pool } from './pool.ts';
@@ -103,7 +104,7 @@ export async function copyManifest(input: CopyInput, deps: CopyDeps): Promise<Co
       markDone(i);
     });
   } else {
-    const ctx = transferContext(job, deps, state);
+    const ctx = await transferContext(job, deps, state);
     const inFlight = new Set<Promise<void>>();
     let started = 0;
     for (let i = 0; i < entries.length; i++) {
@@ -140,10 +141,11 @@ export async function copyManifest(input: CopyInput, deps: CopyDeps): Promise<Co
   return { jobId: job.jobId, manifest: input.manifest, done };
 }
 
-function transferContext(job: CopyJob, deps: CopyDeps, state: ManifestResult): TransferContext {
+async function transferContext(job: CopyJob, deps: CopyDeps, state: ManifestResult): Promise<TransferContext> {
+  const destination = deps.s3(job.destination);
   return {
     source: { client: deps.s3(job.source), bucket: job.source.bucket, prefix: job.source.prefix },
-    destination: { client: deps.s3(job.destination), bucket: job.destination.bucket, prefix: job.destination.prefix },
+    destination: { client: destination, lean: await LeanS3.for(destination), bucket: job.destination.bucket, prefix: job.destination.prefix },
     serverSide: sameService(job.source, job.destination),
     options: job.transfer,
     pool: deps.pool,

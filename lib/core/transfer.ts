@@ -16,12 +16,15 @@ import {
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import { classify, type ErrorInfo } from './errors.ts';
+import type { LeanS3 } from './lean-s3.ts';
 import { partSizeFor, type TransferOptions } from './job.ts';
 import type { Pool } from './pool.ts';
 import { withRetry } from './retry.ts';
 
 export interface Side {
   readonly client: S3Client;
+  /** The lean request path for this side's client, where it applies (lib/core/lean-s3.ts). */
+  readonly lean?: LeanS3;
   readonly bucket: string;
   readonly prefix: string;
 }
@@ -97,18 +100,18 @@ function requestedStorage(options: TransferOptions) {
 
 async function copyObject(entry: TransferEntry, ctx: TransferContext): Promise<void> {
   const { source, destination } = ctx;
-  await request(ctx, () =>
-    destination.client.send(
-      new CopyObjectCommand({
-        Bucket: destination.bucket,
-        Key: destination.prefix + entry.key,
-        CopySource: copySource(source.bucket, source.prefix + entry.key),
-        CopySourceIfMatch: entry.etag,
-        MetadataDirective: 'COPY',
-        TaggingDirective: 'COPY',
-        ...requestedStorage(ctx.options),
-      }),
-    ),
+  const params = {
+    Bucket: destination.bucket,
+    Key: destination.prefix + entry.key,
+    CopySource: copySource(source.bucket, source.prefix + entry.key),
+    CopySourceIfMatch: entry.etag,
+    ...requestedStorage(ctx.options),
+  };
+  const lean = destination.lean?.handles(destination.bucket) ? destination.lean : undefined;
+  await request<unknown>(ctx, () =>
+    lean
+      ? lean.copyObject(params)
+      : destination.client.send(new CopyObjectCommand({ ...params, MetadataDirective: 'COPY', TaggingDirective: 'COPY' })),
   );
   ctx.onBytes(entry.size);
 }

@@ -53,6 +53,7 @@ export async function loadDefinition(file: string, names: readonly string[]): Pr
 export class LocalEngine {
   readonly #options: LocalEngineOptions;
   readonly #byArn: Map<string, LocalFunction>;
+  readonly #processors = new WeakMap<object, object>();
 
   constructor(options: LocalEngineOptions) {
     this.#options = options;
@@ -66,6 +67,21 @@ export class LocalEngine {
   }
 
   #execute(definition: { StartAt: string; States: States; Comment?: string }, input: Json): Promise<Json> {
+    const { machine, handlers } = this.#compile(definition);
+    const execution = machine.run(input as never, { overrides: { taskResourceLocalHandlers: handlers as never } });
+    // The interpreter wraps what failed the execution; callers (and a parent Map) want the error itself.
+    return (execution.result as Promise<Json>).catch((err: Error) => {
+      throw err.name === 'ExecutionError' && err.cause instanceof Error ? err.cause : err;
+    });
+  }
+
+  // Validating a definition costs tens of milliseconds: each one (the root, each Map's processor)
+  // is compiled once and its machine reused for every execution, as executions are independent.
+  readonly #compiled = new WeakMap<object, { machine: StateMachine; handlers: Record<string, (input: Json) => Promise<Json>> }>();
+
+  #compile(definition: { StartAt: string; States: States; Comment?: string }) {
+    const cached = this.#compiled.get(definition);
+    if (cached) return cached;
     const handlers: Record<string, (input: Json) => Promise<Json>> = {};
     const states: States = {};
     for (const [name, state] of Object.entries(definition.States)) {
@@ -84,11 +100,9 @@ export class LocalEngine {
       { ...definition, States: states } as never,
       { validationOptions: { checkPaths: false } },
     );
-    const execution = machine.run(input as never, { overrides: { taskResourceLocalHandlers: handlers as never } });
-    // The interpreter wraps what failed the execution; callers (and a parent Map) want the error itself.
-    return (execution.result as Promise<Json>).catch((err: Error) => {
-      throw err.name === 'ExecutionError' && err.cause instanceof Error ? err.cause : err;
-    });
+    const compiled = { machine, handlers };
+    this.#compiled.set(definition, compiled);
+    return compiled;
   }
 
   // The Map's own fields go to the adapter; the rest (paths, Retry, Catch, Next) stay on the Task.
@@ -101,7 +115,8 @@ export class LocalEngine {
   }
 
   #distributedMap(state: DistributedMapState, input: Json): Promise<Json> {
-    const { ProcessorConfig: _config, ...processor } = state.ItemProcessor;
+    const processor = this.#processors.get(state) ?? (({ ProcessorConfig: _config, ...rest }) => rest)(state.ItemProcessor);
+    this.#processors.set(state, processor);
     return runDistributedMap(state, input, {
       readObject: this.#options.readObject,
       writeObject: this.#options.writeObject,

@@ -1,0 +1,207 @@
+// A lean request path for the request ferry sends millions of times: CopyObject of an object below
+// the multipart threshold. The SDK spends about half a millisecond of CPU per request in its
+// middleware (measured: docs/benchmarks.md), which made ferry CPU-bound on small objects; this
+// signs with SigV4 itself and sends over keep-alive sockets for a fraction of that. Credentials and
+// region still come from the SDK client (profiles, role_arn, SSO all work); anything unusual
+// (FIPS, dual-stack, accelerate, dotted bucket names on AWS) stays on the SDK.
+// Errors are shaped like the SDK's (`name` = S3 error code, `$metadata.httpStatusCode`), so retry,
+// classification and reports treat both paths alike.
+import { createHash, createHmac } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
+import type { S3Client } from '@aws-sdk/client-s3';
+
+const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+
+export interface LeanCopy {
+  Bucket: string;
+  Key: string;
+  CopySource: string;
+  CopySourceIfMatch?: string;
+  StorageClass?: string;
+  ServerSideEncryption?: string;
+  SSEKMSKeyId?: string;
+}
+
+interface Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+
+export interface SignInput {
+  method: string;
+  host: string;
+  /** Already URI-encoded, as sent. */
+  path: string;
+  headers: Record<string, string>;
+  region: string;
+  credentials: Credentials;
+  date: Date;
+}
+
+/** S3's URI encoding of a key: every byte but unreserved characters, '/' kept. */
+export function encodeKey(key: string): string {
+  return key
+    .split('/')
+    .map((s) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`))
+    .join('/');
+}
+
+const signingKeys = new Map<string, Buffer>();
+
+/** Signature Version 4 (header auth, payload hash in x-amz-content-sha256); returns all headers to send. */
+export function signV4(input: SignInput): Record<string, string> {
+  const amzDate = input.date.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  const day = amzDate.slice(0, 8);
+  const headers: Record<string, string> = {
+    ...input.headers,
+    host: input.host,
+    'x-amz-date': amzDate,
+    'x-amz-content-sha256': input.headers['x-amz-content-sha256'] ?? EMPTY_SHA256,
+  };
+  if (input.credentials.sessionToken) headers['x-amz-security-token'] = input.credentials.sessionToken;
+  const names = Object.keys(headers)
+    .map((n) => n.toLowerCase())
+    .sort();
+  const lower = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
+  const canonicalHeaders = names.map((n) => `${n}:${String(lower[n]).trim().replace(/\s+/g, ' ')}\n`).join('');
+  const signedHeaders = names.join(';');
+  const canonicalRequest = [input.method, input.path, '', canonicalHeaders, signedHeaders, lower['x-amz-content-sha256']].join('\n');
+  const scope = `${day}/${input.region}/s3/aws4_request`;
+  const stringToSign = ['AWS4-HMAC-SHA256', amzDate, scope, createHash('sha256').update(canonicalRequest).digest('hex')].join('\n');
+  const cacheKey = `${input.credentials.secretAccessKey}\0${scope}`;
+  let key = signingKeys.get(cacheKey);
+  if (!key) {
+    const kDate = createHmac('sha256', `AWS4${input.credentials.secretAccessKey}`).update(day).digest();
+    const kRegion = createHmac('sha256', kDate).update(input.region).digest();
+    const kService = createHmac('sha256', kRegion).update('s3').digest();
+    key = createHmac('sha256', kService).update('aws4_request').digest();
+    if (signingKeys.size > 100) signingKeys.clear();
+    signingKeys.set(cacheKey, key);
+  }
+  const signature = createHmac('sha256', key).update(stringToSign).digest('hex');
+  headers.authorization = `AWS4-HMAC-SHA256 Credential=${input.credentials.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`;
+  return headers;
+}
+
+export class S3RequestError extends Error {
+  readonly $metadata: { httpStatusCode: number };
+  constructor(code: string, message: string, status: number) {
+    super(message);
+    this.name = code;
+    this.$metadata = { httpStatusCode: status };
+  }
+}
+
+const leanPaths = new WeakMap<S3Client, Promise<LeanS3 | undefined>>();
+
+const agentOptions = { keepAlive: true, maxSockets: 1024, keepAliveMsecs: 10_000 };
+const httpAgent = new http.Agent(agentOptions);
+const httpsAgent = new https.Agent(agentOptions);
+
+export class LeanS3 {
+  readonly #client: S3Client;
+  readonly #endpoint: URL | undefined;
+  /** Buckets found in another region than the client's (S3 says so in x-amz-bucket-region). */
+  readonly #bucketRegions = new Map<string, string>();
+
+  private constructor(client: S3Client, endpoint: URL | undefined) {
+    this.#client = client;
+    this.#endpoint = endpoint;
+  }
+
+  /** A lean path for `client` when its configuration is one this path handles; otherwise undefined. */
+  static for(client: S3Client): Promise<LeanS3 | undefined> {
+    let lean = leanPaths.get(client);
+    if (!lean) {
+      lean = LeanS3.#create(client);
+      leanPaths.set(client, lean);
+    }
+    return lean;
+  }
+
+  static async #create(client: S3Client): Promise<LeanS3 | undefined> {
+    const c = client.config;
+    if (c.useAccelerateEndpoint || (await c.useFipsEndpoint()) || (await c.useDualstackEndpoint())) return undefined;
+    const endpoint = c.endpoint ? await c.endpoint() : undefined;
+    if (endpoint === undefined) return new LeanS3(client, undefined);
+    const port = endpoint.port ? `:${endpoint.port}` : '';
+    return new LeanS3(client, new URL(`${endpoint.protocol}//${endpoint.hostname}${port}${endpoint.path}`));
+  }
+
+  /** Whether this path can address `bucket` (AWS: virtual-hosted, so DNS-safe names without dots). */
+  handles(bucket: string): boolean {
+    return this.#endpoint !== undefined || /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(bucket);
+  }
+
+  async copyObject(p: LeanCopy): Promise<{ ETag?: string }> {
+    const headers: Record<string, string> = {
+      'x-amz-copy-source': p.CopySource,
+      'x-amz-metadata-directive': 'COPY',
+      'x-amz-tagging-directive': 'COPY',
+      'content-length': '0',
+    };
+    if (p.CopySourceIfMatch) headers['x-amz-copy-source-if-match'] = p.CopySourceIfMatch;
+    if (p.StorageClass) headers['x-amz-storage-class'] = p.StorageClass;
+    if (p.ServerSideEncryption) headers['x-amz-server-side-encryption'] = p.ServerSideEncryption;
+    if (p.SSEKMSKeyId) headers['x-amz-server-side-encryption-aws-kms-key-id'] = p.SSEKMSKeyId;
+    const body = await this.#send('PUT', p.Bucket, p.Key, headers);
+    // CopyObject can fail after its 200 status line: the error then arrives in the body.
+    if (/<Error>/.test(body)) throw errorFrom(body, 200, 'InternalError');
+    const etag = /<ETag>([^<]*)<\/ETag>/.exec(body)?.[1];
+    return { ETag: etag?.replaceAll('&quot;', '"').replaceAll('&#34;', '"') };
+  }
+
+  async #send(method: string, bucket: string, key: string, extra: Record<string, string>, redirected = false): Promise<string> {
+    const credentials = (await this.#client.config.credentials()) as Credentials;
+    const region = this.#bucketRegions.get(bucket) ?? (await this.#client.config.region());
+    let url: URL;
+    if (this.#endpoint) {
+      const base = this.#endpoint.pathname.replace(/\/$/, '');
+      url = new URL(this.#endpoint.href);
+      url.pathname = `${base}/${bucket}/${encodeKey(key)}`;
+    } else {
+      url = new URL(`https://${bucket}.s3.${region}.amazonaws.com/${encodeKey(key)}`);
+    }
+    const headers = signV4({ method, host: url.host, path: url.pathname, headers: extra, region, credentials, date: new Date() });
+    const { status, text, bucketRegion } = await request(url, method, headers);
+    if (status >= 200 && status < 300) return text;
+    if (!redirected && bucketRegion && bucketRegion !== region && (status === 301 || status === 400)) {
+      this.#bucketRegions.set(bucket, bucketRegion);
+      return this.#send(method, bucket, key, extra, true);
+    }
+    throw errorFrom(text, status, `Http${status}`);
+  }
+}
+
+function errorFrom(body: string, status: number, fallback: string): S3RequestError {
+  const code = /<Code>([^<]*)<\/Code>/.exec(body)?.[1] ?? fallback;
+  const message = /<Message>([^<]*)<\/Message>/.exec(body)?.[1] ?? `HTTP ${status}`;
+  return new S3RequestError(code, message, status);
+}
+
+function request(url: URL, method: string, headers: Record<string, string>): Promise<{ status: number; text: string; bucketRegion?: string }> {
+  return new Promise((resolve, reject) => {
+    const secure = url.protocol === 'https:';
+    const req = (secure ? https : http).request(
+      url,
+      { method, headers, agent: secure ? httpsAgent : httpAgent, timeout: 60_000 },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            text: Buffer.concat(chunks).toString('utf8'),
+            bucketRegion: res.headers['x-amz-bucket-region'] as string | undefined,
+          }),
+        );
+      },
+    );
+    req.on('timeout', () => req.destroy(Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' })));
+    req.on('error', reject);
+    req.end();
+  });
+}

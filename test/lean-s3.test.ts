@@ -1,0 +1,83 @@
+// The lean CopyObject path signs requests itself: its SigV4 must match the SDK's signer, which AWS
+// maintains, byte for byte; and its errors must look like the SDK's to retry and reporting.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { S3Client } from '@aws-sdk/client-s3';
+import { createHash, createHmac } from 'node:crypto';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { classify } from '../lib/core/errors.ts';
+import { encodeKey, LeanS3, signV4 } from '../lib/core/lean-s3.ts';
+import { startFaultProxy } from './proxy.ts';
+import { serverWithBuckets } from './helpers.ts';
+
+function bytes(data: string | ArrayBuffer | ArrayBufferView): string | Buffer {
+  if (typeof data === 'string') return data;
+  return ArrayBuffer.isView(data) ? Buffer.from(data.buffer, data.byteOffset, data.byteLength) : Buffer.from(data);
+}
+
+/** The hash interface the SDK signer takes, over node:crypto (HMAC when given a secret). */
+class Sha256 {
+  readonly #hash;
+  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
+    this.#hash = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret));
+  }
+  update(data: string | ArrayBuffer | ArrayBufferView): void {
+    this.#hash.update(bytes(data));
+  }
+  async digest(): Promise<Uint8Array> {
+    return this.#hash.digest();
+  }
+}
+
+describe('lean S3 path', () => {
+  it('signs exactly as the SDK signer does, with and without a session token', async () => {
+    for (const credentials of [
+      { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' },
+      { accessKeyId: 'ASIAEXAMPLE', secretAccessKey: 'secret', sessionToken: 'token/with+chars=' },
+    ]) {
+      const date = new Date('2026-11-21T06:55:12.345Z');
+      const key = 'dir//ünï cødé/+&?#%!*()\'~.txt';
+      const extra = {
+        'x-amz-copy-source': `src/${encodeKey(key)}`,
+        'x-amz-copy-source-if-match': '"0123abcd"',
+        'x-amz-metadata-directive': 'COPY',
+        'content-length': '0',
+      };
+      const ours = signV4({ method: 'PUT', host: 'dst.s3.eu-west-3.amazonaws.com', path: `/${encodeKey(key)}`, headers: extra, region: 'eu-west-3', credentials, date });
+      const signer = new SignatureV4({ service: 's3', region: 'eu-west-3', credentials, sha256: Sha256, uriEscapePath: false, applyChecksum: true });
+      const request = {
+        method: 'PUT',
+        protocol: 'https:',
+        hostname: 'dst.s3.eu-west-3.amazonaws.com',
+        path: `/${encodeKey(key)}`,
+        headers: { ...extra, host: 'dst.s3.eu-west-3.amazonaws.com', 'x-amz-content-sha256': ours['x-amz-content-sha256'] as string },
+        query: {},
+      };
+      const signed = await signer.sign(request, { signingDate: date });
+      assert.equal(ours.authorization, signed.headers.authorization);
+    }
+  });
+
+  it('encodes keys as S3 expects in a path', () => {
+    assert.equal(encodeKey("a b/c+d/e!'()*~._-"), 'a%20b/c%2Bd/e%21%27%28%29%2A~._-');
+    assert.equal(encodeKey('x//y/'), 'x//y/');
+  });
+
+  it('reports S3 errors with their code and status, so they are classified like the SDK\'s', async () => {
+    const { server } = await serverWithBuckets('lean-dst');
+    const proxy = await startFaultProxy(server.endpoint, (_r, n) => (n === 0 ? 'slowdown' : 'deny'));
+    try {
+      const client = new S3Client({ endpoint: proxy.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
+      const lean = await LeanS3.for(client);
+      assert.ok(lean);
+      const copy = () => (lean as LeanS3).copyObject({ Bucket: 'lean-dst', Key: 'k', CopySource: 'lean-dst/none' });
+      const throttled = await copy().catch((e: unknown) => e);
+      assert.deepEqual({ ...classify(throttled), message: '' }, { code: 'SlowDown', message: '', transient: true, throttle: true });
+      const denied = await copy().catch((e: unknown) => e);
+      assert.deepEqual({ ...classify(denied), message: '' }, { code: 'AccessDenied', message: '', transient: false, throttle: false });
+    } finally {
+      await proxy.stop();
+      await server.stop();
+    }
+  });
+});
