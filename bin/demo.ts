@@ -3,6 +3,9 @@
 // source bucket with a generated data set, runs `ferry copy` to a second bucket through the local
 // engine (a real child process, as a user would run it), then checks every object of the copy.
 import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { datasetSpecs, uploadDataset, verifyAgainstSpecs } from '../lib/local/dataset.ts';
@@ -35,8 +38,12 @@ try {
   const args = ['copy', 's3://ferry-demo-source', 's3://ferry-demo-dest/copy', '--multipart-threshold', '16MiB', '--part-size', '8MiB'];
   process.stderr.write(`demo: ferry ${args.join(' ')}\n`);
   const ferry = fileURLToPath(new URL('ferry.ts', import.meta.url));
+  const jobDir = await mkdtemp(path.join(os.tmpdir(), 'ferry-demo-jobs-'));
   const code = await new Promise<number>((resolve) => {
-    const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', ferry, ...args], { env, stdio: 'inherit' });
+    const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', ferry, ...args, '--job-dir', jobDir], {
+      env,
+      stdio: 'inherit',
+    });
     child.on('exit', (c) => resolve(c ?? 1));
   });
   if (code !== 0) throw new Error(`ferry copy exited with ${code}`);
@@ -46,6 +53,8 @@ try {
   for (const m of check.mismatches.slice(0, 20)) process.stderr.write(`demo: MISMATCH ${JSON.stringify(m.key)}: ${m.problem}\n`);
   if (check.mismatches.length) throw new Error(`${check.mismatches.length} objects differ`);
   process.stderr.write(`demo: verified ${check.objects} objects, ${check.bytes} bytes: every key, byte and header matches\n`);
+  const [jobId] = await readdir(jobDir);
+  process.stdout.write(await readFile(path.join(jobDir, jobId as string, 'report.json'), 'utf8'));
 } catch (err) {
   process.stderr.write(`demo: FAILED: ${(err as Error).message}\n`);
   process.exitCode = 1;

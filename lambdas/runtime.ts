@@ -32,6 +32,14 @@ export const config = Object.freeze({
 export const store = new S3JobStore(s3Client({}), config.jobBucket, config.jobPrefix);
 export const pool = new Pool({ initial: config.initialConcurrency, max: 1024 });
 export const progress = noProgress;
+
+/**
+ * middy's plugin options for every handler. Its early timeout is off: the cores stop taking work
+ * before their deadline themselves and leave a checkpoint; an invocation that still overruns is
+ * ended by Lambda and retried by the state machine from that checkpoint, instead of failing with
+ * middy's TimeoutError.
+ */
+export const middyOptions = { timeoutEarlyInMillis: 0 };
 export { s3Client };
 
 /** Rejects events with missing or unknown fields before the core sees them. */

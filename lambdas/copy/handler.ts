@@ -1,7 +1,7 @@
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { type CopyInput, copyManifest } from '../../lib/core/copy.ts';
-import { config, eventShape, pool, progress, s3Client, store } from '../runtime.ts';
+import { config, eventShape, middyOptions, pool, progress, s3Client, store } from '../runtime.ts';
 
 export const handler = middy((event: CopyInput, context: Context) =>
   copyManifest(event, {
@@ -12,4 +12,5 @@ export const handler = middy((event: CopyInput, context: Context) =>
     marginMs: config.marginMs,
     progress,
   }),
+  middyOptions,
 ).use(eventShape(['jobId', 'manifest'], ['done', 'error']));

@@ -1,7 +1,7 @@
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { type PlanInput, plan } from '../../lib/core/plan.ts';
-import { config, eventShape, progress, s3Client, store } from '../runtime.ts';
+import { config, eventShape, middyOptions, progress, s3Client, store } from '../runtime.ts';
 
 export const handler = middy((event: PlanInput, context: Context) =>
   plan(event, {
@@ -11,4 +11,5 @@ export const handler = middy((event: PlanInput, context: Context) =>
     marginMs: config.marginMs,
     progress,
   }),
+  middyOptions,
 ).use(eventShape(['jobId'], ['plan']));

@@ -1,0 +1,88 @@
+// The deployable Lambda handlers (middy-wrapped, configured from the environment, S3 job store),
+// driven by the local engine over the same ASL, against the embedded endpoint: what runs in the
+// cloud, minus AWS itself. Each invocation gets a small time budget, as from a Lambda context.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { Context } from 'aws-lambda';
+import { COPY_DEFINITION, executionInput } from '../lib/cli/engines.ts';
+import { type CopyJob, defaultTransferOptions, MiB } from '../lib/core/job.ts';
+import { datasetSpecs, uploadDataset, verifyAgainstSpecs } from '../lib/local/dataset.ts';
+import { LocalEngine } from '../lib/local/engine.ts';
+import type { Json } from '../lib/local/jsonpath.ts';
+import type { EmbeddedServer } from '../lib/local/server.ts';
+import { serverWithBuckets } from './helpers.ts';
+
+type Handler = (event: unknown, context: Context) => Promise<unknown>;
+
+function lambdaContext(budgetMs: number): Context {
+  const deadline = Date.now() + budgetMs;
+  return { getRemainingTimeInMillis: () => deadline - Date.now(), functionName: 'test' } as unknown as Context;
+}
+
+describe('Lambda handlers on the copy state machine', () => {
+  let server: EmbeddedServer;
+  let client: S3Client;
+  before(async () => {
+    ({ server, client } = await serverWithBuckets('job-store', 'lam-src', 'lam-dst'));
+    Object.assign(process.env, {
+      FERRY_JOB_BUCKET: 'job-store',
+      FERRY_MARGIN_MS: '0',
+      AWS_ENDPOINT_URL: server.endpoint,
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+      AWS_REGION: 'us-east-1',
+      AWS_EC2_METADATA_DISABLED: 'true',
+    });
+  });
+  after(() => server.stop());
+
+  it('plan, copy and report through the S3 job store, continuing across 20 ms invocations', async () => {
+    const plan = (await import('../lambdas/plan/handler.ts')).handler as unknown as Handler;
+    const copy = (await import('../lambdas/copy/handler.ts')).handler as unknown as Handler;
+    const report = (await import('../lambdas/report/handler.ts')).handler as unknown as Handler;
+    const specs = datasetSpecs(150, [6 * MiB]);
+    await uploadDataset(client, 'lam-src', specs, 'p/');
+    const job: CopyJob = {
+      jobId: '20261121T000000Z-abcdef',
+      kind: 'copy',
+      createdAt: new Date().toISOString(),
+      source: { kind: 's3', bucket: 'lam-src', prefix: 'p/' },
+      destination: { kind: 's3', bucket: 'lam-dst', prefix: 'q/' },
+      include: [],
+      exclude: [],
+      dryRun: false,
+      transfer: { ...defaultTransferOptions, multipartThreshold: 5 * MiB, partSize: 5 * MiB },
+      manifestMaxEntries: 40,
+      manifestMaxBytes: 1024 * MiB,
+    };
+    await client.send(new PutObjectCommand({ Bucket: 'job-store', Key: `jobs/${job.jobId}/job.json`, Body: JSON.stringify(job) }));
+    const invoke = (h: Handler) => async (input: Json) => (await h(input, lambdaContext(20))) as Json;
+    const engine = new LocalEngine({
+      functions: { PlanFunctionArn: invoke(plan), CopyFunctionArn: invoke(copy), ReportFunctionArn: invoke(report) },
+      readObject: async (Bucket, Key) => {
+        const got = await client.send(new GetObjectCommand({ Bucket, Key }));
+        return (await got.Body?.transformToString()) ?? '';
+      },
+      writeObject: async (Bucket, Key, Body) => {
+        await client.send(new PutObjectCommand({ Bucket, Key, Body }));
+      },
+    });
+    const out = (await engine.run(COPY_DEFINITION, executionInput(job))) as Record<string, Json>;
+    assert.equal(out.status, 'succeeded');
+    assert.deepEqual(out.objects, { total: specs.length, copied: specs.length, skipped: 0, failed: 0 });
+    assert.deepEqual((await verifyAgainstSpecs(client, 'lam-dst', 'q/', specs)).mismatches, []);
+
+    const stored = await client.send(new GetObjectCommand({ Bucket: 'job-store', Key: `jobs/${job.jobId}/report.json` }));
+    assert.equal(JSON.parse((await stored.Body?.transformToString()) ?? '{}').objects.copied, specs.length);
+  });
+
+  it('rejects events with unknown or missing fields', async () => {
+    const copy = (await import('../lambdas/copy/handler.ts')).handler as unknown as Handler;
+    await assert.rejects(copy({ jobId: 'x', manifest: 'y', surprise: 1 }, lambdaContext(1000)), {
+      name: 'BadInputError',
+      message: 'event has unknown field "surprise"',
+    });
+    await assert.rejects(copy({ jobId: 'x' }, lambdaContext(1000)), { name: 'BadInputError', message: 'event has no "manifest"' });
+  });
+});
