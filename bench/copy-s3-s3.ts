@@ -9,20 +9,14 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { Pool } from '../lib/core/pool.ts';
-import { startEmbedded } from '../lib/local/server.ts';
+import { embeddedClient, startEmbedded } from '../lib/local/server.ts';
 
 const count = Number(process.argv[2] ?? 20_000);
 const tools = process.argv.slice(3).length ? process.argv.slice(3) : ['ferry', 'rclone', 'awscli'];
 const server = await startEmbedded();
-const client = new S3Client({
-  endpoint: server.endpoint,
-  region: 'us-east-1',
-  forcePathStyle: true,
-  credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  requestChecksumCalculation: 'WHEN_REQUIRED',
-});
+const client = embeddedClient(server.endpoint);
 const env = { ...process.env, AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', AWS_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true' };
 const work = await mkdtemp(path.join(os.tmpdir(), 'ferry-bench-'));
 

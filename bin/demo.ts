@@ -7,9 +7,9 @@ import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { datasetSpecs, uploadDataset, verifyAgainstSpecs } from '../lib/local/dataset.ts';
-import { startEmbedded } from '../lib/local/server.ts';
+import { embeddedClient, startEmbedded } from '../lib/local/server.ts';
 
 const count = Number(process.env.FERRY_DEMO_OBJECTS ?? 10_000);
 const server = await startEmbedded();
@@ -21,13 +21,7 @@ const env = {
   AWS_REGION: 'us-east-1',
   AWS_EC2_METADATA_DISABLED: 'true',
 };
-const client = new S3Client({
-  endpoint: server.endpoint,
-  region: 'us-east-1',
-  forcePathStyle: true,
-  credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  requestChecksumCalculation: 'WHEN_REQUIRED',
-});
+const client = embeddedClient(server.endpoint);
 try {
   for (const Bucket of ['ferry-demo-source', 'ferry-demo-dest']) await client.send(new CreateBucketCommand({ Bucket }));
   const specs = datasetSpecs(count);

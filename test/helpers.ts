@@ -5,21 +5,12 @@ import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { type EmbeddedServer, startEmbedded } from '../lib/local/server.ts';
+import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
+import { type EmbeddedServer, embeddedClient, startEmbedded } from '../lib/local/server.ts';
 
 export const FERRY = fileURLToPath(new URL('../bin/ferry.ts', import.meta.url));
 
-export function clientFor(endpoint: string): S3Client {
-  return new S3Client({
-    endpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    maxAttempts: 1,
-  });
-}
+export const clientFor = embeddedClient;
 
 export async function serverWithBuckets(...buckets: string[]): Promise<{ server: EmbeddedServer; client: S3Client }> {
   const server = await startEmbedded();

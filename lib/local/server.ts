@@ -1,5 +1,6 @@
 // The embedded S3 + SQS endpoint (fauxqs, in memory), bound to loopback only: fauxqs's own
 // start-up function listens on every interface, so ferry builds its app and listens itself.
+import { S3Client } from '@aws-sdk/client-s3';
 import { buildApp } from 'fauxqs';
 import { compareKeys } from '../core/keys.ts';
 
@@ -8,6 +9,18 @@ export interface EmbeddedServer {
   readonly endpoint: string;
   readonly port: number;
   stop(): Promise<void>;
+}
+
+/** An S3 client for an embedded endpoint, for the demo, benchmarks and tests (not ferry's own). */
+export function embeddedClient(endpoint: string): S3Client {
+  return new S3Client({
+    endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    // The embedded endpoint checks no credentials. A fresh object: the SDK annotates it.
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+  });
 }
 
 export async function startEmbedded(options: { port?: number; host?: string } = {}): Promise<EmbeddedServer> {
