@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
-import { COPY_DEFINITION, executionInput } from '../lib/cli/engines.ts';
+import { COPY_DEFINITION, executionInput } from '../lib/local/run-copy.ts';
 import { type CopyJob, defaultTransferOptions, MiB } from '../lib/core/job.ts';
 import { datasetSpecs, uploadDataset, verifyAgainstSpecs } from '../lib/local/dataset.ts';
 import { LocalEngine } from '../lib/local/engine.ts';
@@ -75,6 +75,42 @@ describe('Lambda handlers on the copy state machine', () => {
 
     const stored = await client.send(new GetObjectCommand({ Bucket: 'job-store', Key: `jobs/${job.jobId}/report.json` }));
     assert.equal(JSON.parse((await stored.Body?.transformToString()) ?? '{}').objects.copied, specs.length);
+  });
+
+  it('a failed Distributed Map is caught and reported: every object NotCopied, the error named', async () => {
+    const plan = (await import('../lambdas/plan/handler.ts')).handler as unknown as Handler;
+    const copy = (await import('../lambdas/copy/handler.ts')).handler as unknown as Handler;
+    const report = (await import('../lambdas/report/handler.ts')).handler as unknown as Handler;
+    const specs = datasetSpecs(30, []);
+    await uploadDataset(client, 'lam-src', specs, 'm/');
+    const job: CopyJob = {
+      jobId: '20261121T000000Z-fa11ed',
+      kind: 'copy',
+      createdAt: new Date().toISOString(),
+      source: { kind: 's3', bucket: 'lam-src', prefix: 'm/' },
+      destination: { kind: 's3', bucket: 'lam-dst', prefix: 'never/' },
+      include: [],
+      exclude: [],
+      dryRun: false,
+      transfer: defaultTransferOptions,
+      manifestMaxEntries: 10,
+      manifestMaxBytes: 1024 * MiB,
+    };
+    await client.send(new PutObjectCommand({ Bucket: 'job-store', Key: `jobs/${job.jobId}/job.json`, Body: JSON.stringify(job) }));
+    const invoke = (h: Handler) => async (input: Json) => (await h(input, lambdaContext(10_000))) as Json;
+    const engine = new LocalEngine({
+      functions: { PlanFunctionArn: invoke(plan), CopyFunctionArn: invoke(copy), ReportFunctionArn: invoke(report) },
+      // The ItemReader cannot read the manifest index (as when the state machine's role lacks s3:GetObject).
+      readObject: async () => {
+        throw Object.assign(new Error('Access Denied reading the manifest index'), { name: 'States.ItemReaderFailed' });
+      },
+      writeObject: async () => {},
+    });
+    const out = (await engine.run(COPY_DEFINITION, executionInput(job))) as Record<string, Json>;
+    assert.equal(out.status, 'failed');
+    assert.deepEqual(out.objects, { total: specs.length, copied: 0, skipped: 0, failed: specs.length });
+    assert.deepEqual(out.failuresByCode, { NotCopied: specs.length });
+    assert.equal(out.error, 'States.ItemReaderFailed: Access Denied reading the manifest index');
   });
 
   it('rejects events with unknown or missing fields', async () => {

@@ -14,7 +14,9 @@ import {
 import { DirectoryJobStore, type JobStore, S3JobStore } from '../core/jobstore.ts';
 import { formatS3, overlaps, parseLocation, type S3Location } from '../core/locations.ts';
 import { checkDestination, checkSource } from '../core/preflight.ts';
-import { startEmbedded } from '../local/server.ts';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { embeddedClient, startEmbedded } from '../local/server.ts';
+import { LOCAL_STATE_MACHINE_ARN, startStepFunctionsEndpoint } from '../local/sfn-endpoint.ts';
 import { type Report, runAws, runLocal } from './engines.ts';
 import { ProgressLine } from './progress.ts';
 import { formatBytes, parseSize } from './size.ts';
@@ -49,7 +51,7 @@ options of copy:
   --job-bucket NAME             the deployed job bucket, for --engine aws (or FERRY_JOB_BUCKET)
 
 options of serve:
-  --port N                      port on 127.0.0.1 (default 4566)
+  --port N                      S3 + SQS on 127.0.0.1:N (default 4566), Step Functions on N+1
 
 exit codes: 0 done; 1 finished with failed objects; 2 bad usage or input; 3 could not run`;
 
@@ -80,6 +82,9 @@ const COPY_OPTIONS = {
   'invocation-ms': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+/** The job bucket `ferry serve` creates for the local Step Functions endpoint. */
+const LOCAL_JOB_BUCKET = 'ferry-jobs';
 
 const STORAGE_CLASSES = [
   'STANDARD',
@@ -254,6 +259,7 @@ function summary(r: Report, reportPath: string, failuresPath: string): string {
       ` (${formatBytes(r.bytes.copied)} of ${formatBytes(r.bytes.total)}) in ${seconds.toFixed(1)} s` +
       `, ${(r.objects.copied / Math.max(seconds, 0.001)).toFixed(0)} obj/s, ${r.retries} retries`,
   ];
+  if (r.error) lines.push(`ferry: the copy stage failed: ${r.error}`);
   if (r.objects.failed > 0) {
     const codes = Object.entries(r.failuresByCode)
       .map(([c, n]) => `${c} ${n}`)
@@ -267,17 +273,25 @@ function summary(r: Report, reportPath: string, failuresPath: string): string {
 async function serveCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { port: { type: 'string' } }, strict: true });
   const port = values.port === undefined ? 4566 : positiveInt(values.port, '--port', 4566);
-  const server = await startEmbedded({ port }).catch((err: Error) => {
-    throw new CannotRunError(`cannot listen on 127.0.0.1:${port}: ${err.message}`);
-  });
+  const listenError = (p: number) => (err: Error) => {
+    throw new CannotRunError(`cannot listen on 127.0.0.1:${p}: ${err.message}`);
+  };
+  const server = await startEmbedded({ port }).catch(listenError(port));
+  await embeddedClient(server.endpoint).send(new CreateBucketCommand({ Bucket: LOCAL_JOB_BUCKET }));
+  const sfn = await startStepFunctionsEndpoint({ s3Endpoint: server.endpoint, jobBucket: LOCAL_JOB_BUCKET, port: port + 1 }).catch(
+    listenError(port + 1),
+  );
   process.stderr.write(
     `ferry: embedded S3 + SQS endpoint at ${server.endpoint} (in memory; Ctrl-C stops it)\n` +
-      `  export AWS_ENDPOINT_URL=${server.endpoint} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1\n`,
+      `ferry: local Step Functions endpoint at ${sfn.endpoint}, for --engine aws\n` +
+      `  export AWS_ENDPOINT_URL=${server.endpoint} AWS_ENDPOINT_URL_SFN=${sfn.endpoint} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1\n` +
+      `  ferry copy s3://SRC s3://DST --engine aws --state-machine-arn ${LOCAL_STATE_MACHINE_ARN} --job-bucket ${LOCAL_JOB_BUCKET}\n`,
   );
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
+  await sfn.stop();
   await server.stop();
   return 0;
 }

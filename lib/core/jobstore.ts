@@ -13,6 +13,8 @@ export interface JobStore {
   readonly bucket: string;
   /** The full object key (or relative path) of `key`, as ItemReader and ResultWriter see it. */
   locate(key: string): string;
+  /** The store-relative key of a full key that `locate` made (what ItemReader and ResultWriter name). */
+  unlocate(fullKey: string): string;
   get(key: string): Promise<string | undefined>;
   put(key: string, body: string): Promise<void>;
   /** Keys under `prefix`, sorted. */
@@ -37,6 +39,10 @@ export class DirectoryJobStore implements JobStore {
 
   locate(key: string): string {
     return key;
+  }
+
+  unlocate(fullKey: string): string {
+    return fullKey;
   }
 
   async get(key: string): Promise<string | undefined> {
@@ -91,6 +97,11 @@ export class S3JobStore implements JobStore {
 
   locate(key: string): string {
     return this.#prefix + key;
+  }
+
+  unlocate(fullKey: string): string {
+    if (!fullKey.startsWith(this.#prefix)) throw new JobStoreError(`${fullKey} is outside the job store ${this.#prefix}`);
+    return fullKey.slice(this.#prefix.length);
   }
 
   async get(key: string): Promise<string | undefined> {

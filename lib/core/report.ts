@@ -9,6 +9,8 @@ export interface ReportInput {
   readonly jobId: string;
   readonly plan: PlanState;
   readonly dryRun?: boolean;
+  /** Why the Distributed Map itself failed, if it did (its Catch). */
+  readonly copyError?: { readonly Error?: string; readonly Cause?: string } | null;
 }
 
 /** report.json: what the job did, and what it did not do. */
@@ -23,6 +25,8 @@ export interface Report {
   throttles: number;
   manifests: number;
   failuresByCode: Record<string, number>;
+  /** Set when the copy stage as a whole failed: its error and cause. */
+  error?: string;
   startedAt: string;
   finishedAt: string;
   durationMs: number;
@@ -82,6 +86,7 @@ export async function report(input: ReportInput, deps: { store: JobStore; now?: 
     throttles: totals.throttles,
     manifests: input.plan.manifests,
     failuresByCode,
+    ...(input.copyError && { error: `${input.copyError.Error ?? 'Error'}: ${input.copyError.Cause ?? ''}`.trim() }),
     startedAt: job.createdAt,
     finishedAt: finishedAt.toISOString(),
     durationMs: finishedAt.getTime() - Date.parse(job.createdAt),
