@@ -8,11 +8,13 @@ import {
   DEFAULT_MANIFEST_MAX_ENTRIES,
   defaultTransferOptions,
   jobKeys,
+  loadJob,
   newJobId,
   type TransferOptions,
 } from '../core/job.ts';
 import { DirectoryJobStore, type JobStore, S3JobStore } from '../core/jobstore.ts';
 import { formatS3, overlaps, parseLocation, type S3Location } from '../core/locations.ts';
+import type { PlanState } from '../core/plan.ts';
 import { checkDestination, checkSource } from '../core/preflight.ts';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { embeddedClient, startEmbedded } from '../local/server.ts';
@@ -47,6 +49,7 @@ options of copy:
   --sse AES256|aws:kms          server-side encryption of the copies
   --sse-kms-key-id ID           KMS key for --sse aws:kms
   --job-dir DIR                 local job store (default .ferry/jobs)
+  --resume JOB                  carry on an interrupted local job (no SRC DST: they are the job's)
   --state-machine-arn ARN       the deployed copy state machine, for --engine aws (or FERRY_STATE_MACHINE_ARN)
   --job-bucket NAME             the deployed job bucket, for --engine aws (or FERRY_JOB_BUCKET)
 
@@ -75,6 +78,7 @@ const COPY_OPTIONS = {
   sse: { type: 'string' },
   'sse-kms-key-id': { type: 'string' },
   'job-dir': { type: 'string' },
+  resume: { type: 'string' },
   'state-machine-arn': { type: 'string' },
   'job-bucket': { type: 'string' },
   // Tuning for tests and benchmarks: manifest bounds, and the local per-invocation time budget.
@@ -135,11 +139,12 @@ function s3Location(text: string, role: string): S3Location {
 }
 
 async function copyCommand(args: string[]): Promise<number> {
-  const { values: o, positionals } = parseArgs({ args, options: COPY_OPTIONS, allowPositionals: true, strict: true });
+  const { values: o, positionals } = parseCopyArgs(args);
   if (o.help) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
+  if (o.resume !== undefined) return resumeCopy(o.resume, positionals, o);
   if (positionals.length !== 2) throw new BadInputError('copy needs a source and a destination: ferry copy SRC DST');
   const source = s3Location(positionals[0] as string, 'source');
   const destination = s3Location(positionals[1] as string, 'destination');
@@ -187,12 +192,7 @@ async function copyCommand(args: string[]): Promise<number> {
     store = new DirectoryJobStore(dir);
     where = (key) => path.join(dir, key);
     await store.put(jobKeys.job(job.jobId), JSON.stringify(job, null, 2));
-    if (!o.json) process.stderr.write(`ferry: job ${job.jobId}: ${formatS3(source)} -> ${formatS3(destination)}\n`);
-    result = await runLocal(job, {
-      store,
-      progress,
-      invocationMs: o['invocation-ms'] ? positiveInt(o['invocation-ms'], '--invocation-ms', 0) : 900_000,
-    }).finally(() => progress.stop());
+    result = await runLocalJob(job, store, progress, o);
   } else {
     const stateMachineArn = o['state-machine-arn'] ?? process.env.FERRY_STATE_MACHINE_ARN;
     const jobBucket = o['job-bucket'] ?? process.env.FERRY_JOB_BUCKET;
@@ -210,8 +210,59 @@ async function copyCommand(args: string[]): Promise<number> {
     );
   }
 
+  return finish(result, where, Boolean(o.json));
+}
+
+type CopyValues = ReturnType<typeof parseCopyArgs>['values'];
+
+function parseCopyArgs(args: string[]) {
+  return parseArgs({ args, options: COPY_OPTIONS, allowPositionals: true, strict: true });
+}
+
+/** Runs a job on the local engine; Ctrl-C leaves it resumable and says how. */
+async function runLocalJob(job: CopyJob, store: JobStore, progress: ProgressLine, o: CopyValues, resumeFrom?: PlanState): Promise<Report> {
+  if (!o.json) process.stderr.write(`ferry: job ${job.jobId}: ${formatS3(job.source)} -> ${formatS3(job.destination)}\n`);
+  const interrupted = () => {
+    progress.stop();
+    const dir = o['job-dir'] ? ` --job-dir ${o['job-dir']}` : '';
+    process.stderr.write(`\nferry: interrupted; carry on with: ferry copy --resume ${job.jobId}${dir}\n`);
+    process.exit(130);
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
+  try {
+    return await runLocal(job, {
+      store,
+      progress,
+      invocationMs: o['invocation-ms'] ? positiveInt(o['invocation-ms'], '--invocation-ms', 0) : 900_000,
+      resumeFrom,
+    });
+  } finally {
+    progress.stop();
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
+  }
+}
+
+async function resumeCopy(jobId: string, positionals: string[], o: CopyValues): Promise<number> {
+  if (positionals.length) throw new BadInputError('--resume takes no SRC DST: the job already has them');
+  if (o.engine === 'aws') throw new BadInputError('--resume is for local jobs: a cloud execution resumes on its own');
+  const dir = path.resolve(o['job-dir'] ?? path.join('.ferry', 'jobs'));
+  const store = new DirectoryJobStore(dir);
+  if ((await store.get(jobKeys.job(jobId))) === undefined) throw new BadInputError(`no job ${jobId} in ${dir}`);
+  const job = await loadJob(store, jobId);
+  if ((await store.get(jobKeys.report(jobId))) !== undefined) throw new BadInputError(`job ${jobId} has finished: its report is in ${dir}`);
+  await checkSource(s3Client(job.source), job.source);
+  await checkDestination(s3Client(job.destination), job.destination);
+  const saved = await store.get(jobKeys.plan(jobId));
+  const progress = new ProgressLine({ quiet: Boolean(o.json) });
+  const result = await runLocalJob(job, store, progress, o, saved ? (JSON.parse(saved) as PlanState) : undefined);
+  return finish(result, (key) => path.join(dir, key), Boolean(o.json));
+}
+
+function finish(result: Report, where: (key: string) => string, json: boolean): number {
   const reportPath = where(result.reportKey);
-  if (o.json) {
+  if (json) {
     const { jobId, status, objects, bytes, durationMs } = result;
     process.stdout.write(`${JSON.stringify({ jobId, status, objects, bytes, durationMs, reportPath })}\n`);
   } else {

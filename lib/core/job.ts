@@ -56,6 +56,7 @@ export const jobKeys = {
   job: (jobId: string) => `${jobId}/job.json`,
   manifest: (jobId: string, n: number) => `${jobId}/manifests/${String(n).padStart(8, '0')}.jsonl`,
   index: (jobId: string) => `${jobId}/manifests/index.json`,
+  plan: (jobId: string) => `${jobId}/plan.json`,
   checkpoint: (jobId: string, manifest: string) => `${jobId}/checkpoints/${baseName(manifest)}.json`,
   result: (jobId: string, manifest: string) => `${jobId}/results/${baseName(manifest)}.json`,
   results: (jobId: string) => `${jobId}/results/`,

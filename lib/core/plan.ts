@@ -44,7 +44,10 @@ export interface PlanDeps {
 export async function plan(input: PlanInput, deps: PlanDeps): Promise<PlanState> {
   const job = await loadJob(deps.store, input.jobId);
   const state = input.plan ?? { done: false, startAfter: '', manifests: 0, objects: 0, bytes: 0 };
-  if (state.done) return state;
+  if (state.done) {
+    deps.progress.planned(state.objects, state.bytes);
+    return state;
+  }
   let { startAfter, manifests, objects, bytes } = state;
   const wanted = keyFilter(job.include, job.exclude);
   let lines: string[] = [];
@@ -80,13 +83,13 @@ export async function plan(input: PlanInput, deps: PlanDeps): Promise<PlanState>
   }
   await flush();
   startAfter = lastListed;
-  if (!finished) return { done: false, startAfter, manifests, objects, bytes };
+  if (!finished) return saved(deps.store, job.jobId, { done: false, startAfter, manifests, objects, bytes });
 
   const index: IndexItem[] = [];
   for (let n = 1; n <= manifests; n++) index.push({ manifest: jobKeys.manifest(job.jobId, n) });
   await deps.store.put(jobKeys.index(job.jobId), JSON.stringify(index));
   deps.progress.planned(objects, bytes);
-  return {
+  return saved(deps.store, job.jobId, {
     done: true,
     startAfter,
     manifests,
@@ -94,5 +97,11 @@ export async function plan(input: PlanInput, deps: PlanDeps): Promise<PlanState>
     bytes,
     index: { Bucket: deps.store.bucket, Key: deps.store.locate(jobKeys.index(job.jobId)) },
     mapResults: { Bucket: deps.store.bucket, Prefix: deps.store.locate(jobKeys.mapResults(job.jobId)) },
-  };
+  });
+}
+
+/** The plan state is also kept in the job store, so an interrupted job resumes where it was. */
+async function saved(store: JobStore, jobId: string, state: PlanState): Promise<PlanState> {
+  await store.put(jobKeys.plan(jobId), JSON.stringify(state));
+  return state;
 }

@@ -16,8 +16,8 @@ import type { Json } from './jsonpath.ts';
 export const COPY_DEFINITION = fileURLToPath(new URL('../../state-machines/copy.asl.json', import.meta.url));
 
 /** The execution input of copy.asl.json (`copyError` is set by the Copy state's Catch). */
-export function executionInput(job: CopyJob): Json {
-  const start: PlanState = { done: false, startAfter: '', manifests: 0, objects: 0, bytes: 0 };
+export function executionInput(job: CopyJob, resumeFrom?: PlanState): Json {
+  const start: PlanState = resumeFrom ?? { done: false, startAfter: '', manifests: 0, objects: 0, bytes: 0 };
   return { jobId: job.jobId, dryRun: job.dryRun, plan: start as unknown as Json, copyError: null };
 }
 
@@ -28,6 +28,8 @@ export interface LocalRunOptions {
   readonly s3?: (config: EndpointConfig) => S3Client;
   /** Each handler invocation's time budget, as a Lambda's timeout would be. */
   readonly invocationMs: number;
+  /** The saved plan state of an interrupted run of this job: planning and copying carry on from it. */
+  readonly resumeFrom?: PlanState;
 }
 
 /** Runs the copy state machine in-process with the same handler cores the Lambdas run. */
@@ -69,5 +71,5 @@ export async function runLocal(job: CopyJob, options: LocalRunOptions): Promise<
       await store.put(store.unlocate(key), body);
     },
   });
-  return (await engine.run(COPY_DEFINITION, executionInput(job))) as unknown as Report;
+  return (await engine.run(COPY_DEFINITION, executionInput(job, options.resumeFrom))) as unknown as Report;
 }
