@@ -15,7 +15,12 @@ export const clientFor = embeddedClient;
 export async function serverWithBuckets(...buckets: string[]): Promise<{ server: EmbeddedServer; client: S3Client }> {
   const server = await startEmbedded();
   const client = clientFor(server.endpoint);
-  for (const Bucket of buckets) await client.send(new CreateBucketCommand({ Bucket }));
+  try {
+    for (const Bucket of buckets) await client.send(new CreateBucketCommand({ Bucket }));
+  } catch (err) {
+    await server.stop(); // a server left listening would keep the test file from ever ending
+    throw err;
+  }
   return { server, client };
 }
 
