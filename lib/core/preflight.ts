@@ -31,12 +31,12 @@ export function explain(err: unknown, what: string, verb: string): Error {
     out = new CannotRunError(`no AWS credentials for ${what}: set AWS_PROFILE, --profile or the AWS_ACCESS_KEY_ID variables`);
   } else if (/region is missing/i.test(message)) {
     out = new BadInputError(`no AWS region for ${what}: set --region or AWS_REGION`);
+  } else if (code === 'InvalidAccessKeyId' || code === 'SignatureDoesNotMatch' || code === 'ExpiredToken') {
+    out = new CannotRunError(`${what}: credentials rejected (${code})`);
   } else if (code === 'NoSuchBucket' || code === 'NotFound' || status === 404) {
     out = new BadInputError(`${what}: bucket does not exist`);
   } else if (code === 'AccessDenied' || code === 'Forbidden' || status === 403) {
     out = new CannotRunError(`${what}: access denied (cannot ${verb} it with these credentials)`);
-  } else if (code === 'InvalidAccessKeyId' || code === 'SignatureDoesNotMatch' || code === 'ExpiredToken') {
-    out = new CannotRunError(`${what}: credentials rejected (${code})`);
   } else if (['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'TimeoutError'].includes(code)) {
     out = new CannotRunError(`${what}: endpoint unreachable (${code})`);
   } else {
