@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # A one-node Ceph cluster for the tests: one mon, one mgr, one OSD (memstore, in RAM), radosgw on
 # loopback. Everything lives in DIR; `stop` ends the daemons this script started, by their PIDs.
-#   test/ceph/ceph.sh start DIR RGW_PORT    prints the S3 endpoint when radosgw answers
-#   test/ceph/ceph.sh stop DIR
+#   test/ceph/ceph.sh start DIR RGW_PORT [MOUNTPOINT]
+#       prints the S3 endpoint when radosgw answers; with MOUNTPOINT, also starts an MDS and mounts
+#       a CephFS there with ceph-fuse
+#   test/ceph/ceph.sh stop DIR      unmounts, then ends the daemons
 set -euo pipefail
 cmd=${1:?start|stop}
 dir=${2:?directory}
 
 if [ "$cmd" = stop ]; then
+  if [ -f "$dir/mountpoint" ]; then
+    fusermount -u "$(cat "$dir/mountpoint")" 2>/dev/null || umount -l "$(cat "$dir/mountpoint")" 2>/dev/null || true
+    rm -f "$dir/mountpoint"
+  fi
   if [ -f "$dir/pids" ]; then
     pids=$(cat "$dir/pids")
     for pid in $pids; do kill "$pid" 2>/dev/null || true; done
@@ -25,10 +31,11 @@ if [ "$cmd" = stop ]; then
 fi
 
 port=${3:?radosgw port}
+mountpoint=${4:-}
 for tool in ceph-mon ceph-mgr ceph-osd radosgw ceph-authtool monmaptool; do
   command -v "$tool" >/dev/null || { echo "ceph.sh: $tool not found: apt-get install --no-install-recommends ceph-mon ceph-mgr ceph-osd radosgw ceph-common" >&2; exit 2; }
 done
-mkdir -p "$dir"/{mon,mgr,osd,rgw,run,log}
+mkdir -p "$dir"/{mon,mgr,osd,mds,rgw,run,log}
 fsid=$(cat /proc/sys/kernel/random/uuid)
 conf="$dir/ceph.conf"
 cat > "$conf" <<CONF
@@ -61,6 +68,8 @@ mgr data = $dir/mgr/\$id
 osd data = $dir/osd/\$id
 osd objectstore = memstore
 memstore device bytes = 4294967296
+[mds]
+mds data = $dir/mds/\$id
 [client.rgw.a]
 rgw frontends = beast endpoint=127.0.0.1:$port
 rgw data = $dir/rgw
@@ -70,6 +79,7 @@ ceph-authtool --create-keyring "$dir/keyring" --gen-key -n mon. --cap mon 'allow
 $ka --gen-key -n client.admin --cap mon 'allow *' --cap osd 'allow *' --cap mgr 'allow *' --cap mds 'allow *' >/dev/null
 $ka --gen-key -n mgr.x --cap mon 'allow profile mgr' --cap osd 'allow *' --cap mds 'allow *' >/dev/null
 $ka --gen-key -n osd.0 --cap mon 'allow profile osd' --cap osd 'allow *' --cap mgr 'allow profile osd' >/dev/null
+$ka --gen-key -n mds.a --cap mon 'allow profile mds' --cap osd 'allow *' --cap mds 'allow *' --cap mgr 'allow profile mds' >/dev/null
 $ka --gen-key -n client.rgw.a --cap mon 'allow rw' --cap osd 'allow rwx' --cap mgr 'allow rw' >/dev/null
 monmaptool --create --addv a "[v1:127.0.0.1:$((port + 1))]" --fsid "$fsid" "$dir/monmap" >/dev/null
 ceph-mon -c "$conf" --mkfs -i a --monmap "$dir/monmap" --keyring "$dir/keyring"
@@ -82,13 +92,27 @@ mkdir -p "$dir/osd/$id"
 ceph-osd -c "$conf" -i "$id" --mkfs --osd-uuid "$uuid" >/dev/null 2>&1
 ceph-osd -c "$conf" -i "$id" -f > "$dir/log/osd.out" 2>&1 & echo $! >> "$dir/pids"
 radosgw -c "$conf" -n client.rgw.a -f > "$dir/log/rgw.out" 2>&1 & echo $! >> "$dir/pids"
+if [ -n "$mountpoint" ]; then
+  ceph -c "$conf" osd pool create cephfs_metadata 8 >/dev/null 2>&1
+  ceph -c "$conf" osd pool create cephfs_data 8 >/dev/null 2>&1
+  ceph -c "$conf" fs new cephfs cephfs_metadata cephfs_data >/dev/null 2>&1
+  mkdir -p "$dir/mds/a"
+  ceph-mds -c "$conf" -i a -f > "$dir/log/mds.out" 2>&1 & echo $! >> "$dir/pids"
+fi
+up=""
 for _ in $(seq 1 300); do
-  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-    radosgw-admin -c "$conf" user create --uid ferry --display-name ferry --access-key ferry --secret ferrysecret >/dev/null
-    echo "http://127.0.0.1:$port"
-    exit 0
-  fi
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then up=1; break; fi
   sleep 0.1
 done
-echo "ceph.sh: radosgw did not answer on 127.0.0.1:$port (logs in $dir/log)" >&2
-exit 3
+[ -n "$up" ] || { echo "ceph.sh: radosgw did not answer on 127.0.0.1:$port (logs in $dir/log)" >&2; exit 3; }
+radosgw-admin -c "$conf" user create --uid ferry --display-name ferry --access-key ferry --secret ferrysecret >/dev/null
+if [ -n "$mountpoint" ]; then
+  mkdir -p "$mountpoint"
+  for _ in $(seq 1 300); do
+    ceph -c "$conf" mds stat 2>/dev/null | grep -q "up:active" && break
+    sleep 0.1
+  done
+  ceph-fuse -c "$conf" --id admin "$mountpoint" > "$dir/log/fuse.out" 2>&1 || { echo "ceph.sh: ceph-fuse failed (logs in $dir/log)" >&2; exit 3; }
+  echo "$mountpoint" > "$dir/mountpoint"
+fi
+echo "http://127.0.0.1:$port"
