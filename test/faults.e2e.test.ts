@@ -120,7 +120,7 @@ describe('bad input: one clear line, the contract exit code, nothing written', (
   }
 
   it('malformed locations and options: exit 2', async () => {
-    await expectRefusal(['copy', 's3:/here-src', 's3://here-dst'], 2, /^ferry: .*only s3:\/\/ locations/);
+    await expectRefusal(['copy', 's3:/here-src', 's3://here-dst'], 2, /^ferry: source s3:\/here-src: not a directory$/);
     await expectRefusal(['copy', 's3://x', 's3://here-dst'], 2, /^ferry: invalid bucket name "x"/);
     await expectRefusal(['copy', 'gs://here-src', 's3://here-dst'], 2, /^ferry: unsupported location/);
     await expectRefusal(['copy', 's3://here-src'], 2, /^ferry: copy needs a source and a destination/);

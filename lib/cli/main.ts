@@ -1,9 +1,11 @@
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { type EndpointConfig, s3Client } from '../core/clients.ts';
 import { BadInputError, CannotRunError } from '../core/errors.ts';
 import {
   type CopyJob,
+  type PushJob,
   DEFAULT_MANIFEST_MAX_BYTES,
   DEFAULT_MANIFEST_MAX_ENTRIES,
   defaultTransferOptions,
@@ -16,6 +18,8 @@ import { DirectoryJobStore, type JobStore, S3JobStore } from '../core/jobstore.t
 import { formatS3, overlaps, parseLocation, type S3Location } from '../core/locations.ts';
 import type { PlanState } from '../core/plan.ts';
 import { checkDestination, checkSource } from '../core/preflight.ts';
+import { Pool } from '../core/pool.ts';
+import { push } from '../core/push.ts';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { embeddedClient, startEmbedded } from '../local/server.ts';
 import { LOCAL_STATE_MACHINE_ARN, startStepFunctionsEndpoint } from '../local/sfn-endpoint.ts';
@@ -26,7 +30,8 @@ import { formatBytes, parseSize } from './size.ts';
 export const USAGE = `usage: ferry <command> [options]
 
 commands:
-  copy SRC DST     copy every object under s3://bucket[/prefix] to another s3://bucket[/prefix]
+  copy SRC DST     copy every object under s3://bucket[/prefix] to another s3://bucket[/prefix],
+                   or push a directory tree to s3://bucket[/prefix]
   serve            run the embedded S3 + SQS endpoint on loopback, for trying ferry without AWS
 
 options of copy:
@@ -48,6 +53,7 @@ options of copy:
   --storage-class CLASS         storage class of the copies (default: the bucket's default)
   --sse AES256|aws:kms          server-side encryption of the copies
   --sse-kms-key-id ID           KMS key for --sse aws:kms
+  --follow-symlinks             push: follow symbolic links (default: skip and count them)
   --job-dir DIR                 local job store (default .ferry/jobs)
   --resume JOB                  carry on an interrupted local job (no SRC DST: they are the job's)
   --state-machine-arn ARN       the deployed copy state machine, for --engine aws (or FERRY_STATE_MACHINE_ARN)
@@ -79,6 +85,7 @@ const COPY_OPTIONS = {
   'sse-kms-key-id': { type: 'string' },
   'job-dir': { type: 'string' },
   resume: { type: 'string' },
+  'follow-symlinks': { type: 'boolean' },
   'state-machine-arn': { type: 'string' },
   'job-bucket': { type: 'string' },
   // Tuning for tests and benchmarks: manifest bounds, and the local per-invocation time budget.
@@ -134,7 +141,9 @@ function positiveInt(text: string | undefined, option: string, fallback: number)
 
 function s3Location(text: string, role: string): S3Location {
   const loc = parseLocation(text);
-  if (loc.kind !== 's3') throw new BadInputError(`${role} "${text}": only s3:// locations are supported by copy yet`);
+  if (loc.kind !== 's3') {
+    throw new BadInputError(`${role} "${text}": copy takes s3:// or a directory as its source and s3:// as its destination`);
+  }
   return loc;
 }
 
@@ -146,6 +155,8 @@ async function copyCommand(args: string[]): Promise<number> {
   }
   if (o.resume !== undefined) return resumeCopy(o.resume, positionals, o);
   if (positionals.length !== 2) throw new BadInputError('copy needs a source and a destination: ferry copy SRC DST');
+  const from = parseLocation(positionals[0] as string);
+  if (from.kind === 'dir') return pushCommand(from.path, s3Location(positionals[1] as string, 'destination'), o);
   const source = s3Location(positionals[0] as string, 'source');
   const destination = s3Location(positionals[1] as string, 'destination');
   if (overlaps(source, destination)) {
@@ -242,6 +253,44 @@ async function runLocalJob(job: CopyJob, store: JobStore, progress: ProgressLine
     process.off('SIGINT', interrupted);
     process.off('SIGTERM', interrupted);
   }
+}
+
+/** `ferry copy DIR s3://B/P`: push a tree from this process. */
+async function pushCommand(dir: string, destination: S3Location, o: CopyValues): Promise<number> {
+  const root = path.resolve(dir);
+  const info = await stat(root).catch(() => undefined);
+  if (!info?.isDirectory()) throw new BadInputError(`source ${dir}: not a directory`);
+  if (o.engine === 'aws') throw new BadInputError('a directory is pushed from this machine: --engine aws does not apply');
+  const destSide: EndpointConfig = {
+    endpoint: o['dest-endpoint-url'] ?? o['endpoint-url'],
+    profile: o['dest-profile'] ?? o.profile,
+    region: o.region,
+  };
+  const transfer = transferOptions(o);
+  await checkDestination(s3Client(destSide), destination);
+  const job: PushJob = {
+    jobId: newJobId(),
+    kind: 'push',
+    createdAt: new Date().toISOString(),
+    source: { kind: 'dir', path: root },
+    destination: { ...destination, ...dropUndefined(destSide) },
+    include: o.include ?? [],
+    exclude: o.exclude ?? [],
+    dryRun: Boolean(o['dry-run']),
+    followSymlinks: Boolean(o['follow-symlinks']),
+    transfer,
+    manifestMaxEntries: positiveInt(o['manifest-max-entries'], '--manifest-max-entries', DEFAULT_MANIFEST_MAX_ENTRIES),
+    manifestMaxBytes: DEFAULT_MANIFEST_MAX_BYTES,
+  };
+  const jobDir = path.resolve(o['job-dir'] ?? path.join('.ferry', 'jobs'));
+  const store = new DirectoryJobStore(jobDir);
+  await store.put(jobKeys.job(job.jobId), JSON.stringify(job, null, 2));
+  if (!o.json) process.stderr.write(`ferry: job ${job.jobId}: ${root} -> ${formatS3(destination)}\n`);
+  const progress = new ProgressLine({ quiet: Boolean(o.json) });
+  const concurrency = transfer.concurrency;
+  const pool = new Pool(concurrency > 0 ? { initial: concurrency, adaptive: false } : { initial: 64, max: 512 });
+  const result = await push(job, { store, s3: s3Client, pool, progress }).finally(() => progress.stop());
+  return finish(result, (key) => path.join(jobDir, key), Boolean(o.json));
 }
 
 async function resumeCopy(jobId: string, positionals: string[], o: CopyValues): Promise<number> {

@@ -47,6 +47,8 @@ const TRANSIENT_CODES = new Set([
   'UND_ERR_SOCKET',
   'ERR_STREAM_PREMATURE_CLOSE',
   'TransientError',
+  // A file that changed while it was read (lib/core/transfer.ts): read it again.
+  'FileChanged',
 ]);
 
 /** Classifies any error thrown by the SDK, a socket or ferry itself. */

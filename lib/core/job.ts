@@ -38,6 +38,15 @@ export interface CopyJob {
   readonly manifestMaxBytes: number;
 }
 
+/** Push a directory tree to S3 in one process (scan and upload overlap). */
+export interface PushJob extends Omit<CopyJob, 'kind' | 'source'> {
+  readonly kind: 'push';
+  readonly source: { readonly kind: 'dir'; readonly path: string };
+  readonly followSymlinks: boolean;
+}
+
+export type Job = CopyJob | PushJob;
+
 export const defaultTransferOptions: TransferOptions = Object.freeze({
   multipartThreshold: 64 * MiB,
   partSize: 0,
@@ -60,6 +69,7 @@ export const jobKeys = {
   checkpoint: (jobId: string, manifest: string) => `${jobId}/checkpoints/${baseName(manifest)}.json`,
   result: (jobId: string, manifest: string) => `${jobId}/results/${baseName(manifest)}.json`,
   results: (jobId: string) => `${jobId}/results/`,
+  scan: (jobId: string) => `${jobId}/scan.json`,
   mapResults: (jobId: string) => `${jobId}/map-results`,
   report: (jobId: string) => `${jobId}/report.json`,
   failures: (jobId: string) => `${jobId}/failures.csv`,
@@ -69,11 +79,17 @@ function baseName(manifest: string): string {
   return manifest.slice(manifest.lastIndexOf('/') + 1).replace(/\.jsonl$/, '');
 }
 
-export async function loadJob(store: JobStore, jobId: string): Promise<CopyJob> {
+export async function loadAnyJob(store: JobStore, jobId: string): Promise<Job> {
   if (!/^[A-Za-z0-9-]{1,64}$/.test(jobId)) throw new JobStoreError(`invalid job id "${jobId}"`);
-  const job = await getJson<CopyJob>(store, jobKeys.job(jobId));
-  if (job.kind !== 'copy' || job.jobId !== jobId) throw new JobStoreError(`job.json of ${jobId} is not a copy job`);
+  const job = await getJson<Job>(store, jobKeys.job(jobId));
+  if (job.jobId !== jobId) throw new JobStoreError(`job.json of ${jobId} names another job`);
   return Object.freeze(job);
+}
+
+export async function loadJob(store: JobStore, jobId: string): Promise<CopyJob> {
+  const job = await loadAnyJob(store, jobId);
+  if (job.kind !== 'copy') throw new JobStoreError(`job ${jobId} is not a copy job`);
+  return job;
 }
 
 /** Part size for an object: at least the minimum, and large enough that no object needs over 10,000 parts. */

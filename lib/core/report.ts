@@ -1,5 +1,5 @@
 import type { Failure, ManifestResult } from './copy.ts';
-import { jobKeys, loadJob } from './job.ts';
+import { type Job, jobKeys, loadAnyJob } from './job.ts';
 import { getJson, type JobStore } from './jobstore.ts';
 import { formatS3 } from './locations.ts';
 import { type IndexItem, parseManifest } from './manifest.ts';
@@ -42,7 +42,7 @@ export interface Report {
  */
 export async function report(input: ReportInput, deps: { store: JobStore; now?: () => Date }): Promise<Report> {
   const { store } = deps;
-  const job = await loadJob(store, input.jobId);
+  const job = await loadAnyJob(store, input.jobId);
   const finishedAt = (deps.now ?? (() => new Date()))();
   const totals = { copied: 0, failed: 0, bytesCopied: 0, retries: 0, throttles: 0 };
   const failuresByCode: Record<string, number> = {};
@@ -51,6 +51,20 @@ export async function report(input: ReportInput, deps: { store: JobStore; now?: 
     failuresByCode[f.code] = (failuresByCode[f.code] ?? 0) + 1;
     csv.push([f.key, String(f.size), f.code, f.message].map(csvField).join(','));
   };
+
+  // What a directory walk passed over (push): skipped with a reason, or failed (not transferable).
+  const scan = await store.get(jobKeys.scan(job.jobId));
+  let skipped = 0;
+  let scanFailed = 0;
+  if (scan) {
+    const walked = JSON.parse(scan) as ScanResult;
+    skipped = walked.skipped.length;
+    scanFailed = walked.failed.length;
+    for (const f of walked.failed) {
+      totals.failed++;
+      addFailure(f);
+    }
+  }
 
   if (!input.dryRun) {
     const index = input.plan.done ? await getJson<IndexItem[]>(store, jobKeys.index(job.jobId)) : [];
@@ -78,9 +92,9 @@ export async function report(input: ReportInput, deps: { store: JobStore; now?: 
   const out: Report = {
     jobId: job.jobId,
     status: input.dryRun ? 'dry-run' : totals.failed > 0 ? 'failed' : 'succeeded',
-    source: formatS3(job.source),
+    source: describeSource(job),
     destination: formatS3(job.destination),
-    objects: { total: input.plan.objects, copied: totals.copied, skipped: 0, failed: totals.failed },
+    objects: { total: input.plan.objects + skipped + scanFailed, copied: totals.copied, skipped, failed: totals.failed },
     bytes: { total: input.plan.bytes, copied: totals.bytesCopied },
     retries: totals.retries,
     throttles: totals.throttles,
@@ -96,6 +110,16 @@ export async function report(input: ReportInput, deps: { store: JobStore; now?: 
   await store.put(out.failuresKey, `${csv.join('\n')}\n`);
   await store.put(out.reportKey, `${JSON.stringify(out, null, 2)}\n`);
   return out;
+}
+
+/** scan.json: what the walk of a directory did not turn into manifest entries. */
+export interface ScanResult {
+  skipped: { key: string; reason: string; message: string }[];
+  failed: Failure[];
+}
+
+function describeSource(job: Job): string {
+  return job.source.kind === 'dir' ? job.source.path : formatS3(job.source);
 }
 
 /** RFC 4180: quote fields holding a comma, quote or line break; double the quotes. */

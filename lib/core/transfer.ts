@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { Transform, type Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
@@ -81,7 +83,7 @@ export async function transferObject(entry: TransferEntry, ctx: TransferContext)
   }
 }
 
-function request<T>(ctx: TransferContext, op: () => Promise<T>, priority: 'high' | 'normal' = 'normal'): Promise<T> {
+function request<T>(ctx: Pick<TransferContext, 'pool' | 'onRetry'>, op: () => Promise<T>, priority: 'high' | 'normal' = 'normal'): Promise<T> {
   return withRetry(() => ctx.pool.run(op, priority), ctx.onRetry);
 }
 
@@ -379,4 +381,171 @@ export function failureOf(err: unknown): { code: string; message: string } {
     return { code: 'SourceChanged', message: 'the source object changed after it was listed; rerun to copy it' };
   }
   return { code: info.code, message: info.message };
+}
+
+/** A local file to upload (from lib/core/walk.ts). */
+export interface UploadEntry {
+  readonly key: string;
+  readonly path: string;
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly mode: number;
+}
+
+/** The file changed while ferry read it: retried, and reported if it keeps changing. */
+export class FileChangedError extends Error {
+  override name = 'FileChanged';
+}
+
+const CONTENT_TYPES: Record<string, string> = {
+  txt: 'text/plain',
+  csv: 'text/csv',
+  html: 'text/html',
+  htm: 'text/html',
+  css: 'text/css',
+  js: 'text/javascript',
+  mjs: 'text/javascript',
+  json: 'application/json',
+  xml: 'application/xml',
+  pdf: 'application/pdf',
+  zip: 'application/zip',
+  gz: 'application/gzip',
+  tar: 'application/x-tar',
+  zst: 'application/zstd',
+  parquet: 'application/vnd.apache.parquet',
+  png: 'image/png',
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  gif: 'image/gif',
+  webp: 'image/webp',
+  svg: 'image/svg+xml',
+  tif: 'image/tiff',
+  tiff: 'image/tiff',
+  mp4: 'video/mp4',
+  mp3: 'audio/mpeg',
+  wav: 'audio/wav',
+  npy: 'application/octet-stream',
+};
+
+/** Content type from the file name's extension; application/octet-stream when unknown. */
+export function contentTypeOf(key: string): string {
+  const dot = key.lastIndexOf('.');
+  const ext = dot > key.lastIndexOf('/') ? key.slice(dot + 1).toLowerCase() : '';
+  return CONTENT_TYPES[ext] ?? 'application/octet-stream';
+}
+
+/** File times and mode as object metadata: `mtime` in Unix seconds (as rclone writes it), `mode` in octal. */
+export function fileMetadata(entry: Pick<UploadEntry, 'mtimeMs' | 'mode'>): Record<string, string> {
+  return { mtime: (entry.mtimeMs / 1000).toFixed(3), mode: entry.mode.toString(8) };
+}
+
+/** The file as it is now (it may have changed since the walk); a vanished file's ENOENT is thrown. */
+async function current(entry: UploadEntry): Promise<UploadEntry> {
+  const now = await stat(entry.path);
+  return { ...entry, size: now.size, mtimeMs: now.mtimeMs, mode: now.mode & 0o7777 };
+}
+
+async function assertUnchanged(read: UploadEntry): Promise<void> {
+  const now = await stat(read.path).catch(() => undefined);
+  if (!now || now.size !== read.size || now.mtimeMs !== read.mtimeMs) {
+    throw new FileChangedError(`${read.path} changed while it was read`);
+  }
+}
+
+/** Uploads one file: a single PUT up to the threshold, parallel parts above it; MD5 of every byte checked. */
+export async function uploadFile(entry: UploadEntry, ctx: Omit<TransferContext, 'source' | 'serverSide'>): Promise<void> {
+  const { destination } = ctx;
+  const Key = destination.prefix + entry.key;
+  const headers = (read: UploadEntry) => ({ ContentType: contentTypeOf(entry.key), Metadata: fileMetadata(read), ...requestedStorage(ctx.options) });
+  const kms = ctx.options.sse === 'aws:kms';
+  if (entry.size <= ctx.options.multipartThreshold) {
+    // Each attempt reads the file as it is then, and checks it did not change while it was sent.
+    const sent = await request(ctx, async () => {
+      const read = await current(entry);
+      const m = measuring(createReadStream(entry.path));
+      try {
+        const put = await destination.client.send(
+          new PutObjectCommand({ Bucket: destination.bucket, Key, Body: m.stream, ContentLength: read.size, ...headers(read) }),
+          { abortSignal: m.signal },
+        );
+        await assertUnchanged(read);
+        checkArrived(entry.path, read.size, m, put.ETag, kms);
+        return read.size;
+      } catch (err) {
+        await assertUnchanged(read);
+        throw m.failure() ?? err;
+      } finally {
+        m.release();
+      }
+    });
+    ctx.onBytes(sent);
+    return;
+  }
+  // A file that changes during a multipart upload is caught before Complete, and uploaded again
+  // (each request inside has its own retries; this loop is for FileChanged only).
+  let read = entry;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      read = await current(entry);
+      await uploadParts(read);
+      break;
+    } catch (err) {
+      if (!(err instanceof FileChangedError) || attempt >= 5) throw err;
+      ctx.onRetry(classify(err));
+    }
+  }
+  const landed = await request(ctx, () => destination.client.send(new HeadObjectCommand({ Bucket: destination.bucket, Key })));
+  if (landed.ContentLength !== read.size) {
+    throw new IntegrityError('SizeMismatch', `${Key}: destination has ${landed.ContentLength} bytes, the file ${read.size}`);
+  }
+
+  async function uploadParts(entry: UploadEntry): Promise<void> {
+    const created = await request(ctx, () =>
+      destination.client.send(new CreateMultipartUploadCommand({ Bucket: destination.bucket, Key, ...headers(entry) })),
+    );
+    const uploadId = created.UploadId as string;
+    const partSize = partSizeFor(entry.size, ctx.options, false);
+    const count = Math.ceil(entry.size / partSize);
+    try {
+      const parts = await Promise.all(
+        Array.from({ length: count }, async (_, i) => {
+          const first = i * partSize;
+          const last = Math.min(entry.size, first + partSize) - 1;
+          const PartNumber = i + 1;
+          const ETag = await request(
+            ctx,
+            async () => {
+              const m = measuring(createReadStream(entry.path, { start: first, end: last }));
+              try {
+                const out = await destination.client.send(
+                  new UploadPartCommand({ Bucket: destination.bucket, Key, UploadId: uploadId, PartNumber, Body: m.stream, ContentLength: last - first + 1 }),
+                  { abortSignal: m.signal },
+                );
+                checkArrived(`${entry.path} part ${PartNumber}`, last - first + 1, m, out.ETag, kms);
+                return out.ETag;
+              } catch (err) {
+                throw m.failure() ?? err;
+              } finally {
+                m.release();
+              }
+            },
+            'high',
+          );
+          ctx.onBytes(last - first + 1);
+          return { ETag, PartNumber };
+        }),
+      );
+      await assertUnchanged(entry);
+      await request(ctx, () =>
+        destination.client.send(
+          new CompleteMultipartUploadCommand({ Bucket: destination.bucket, Key, UploadId: uploadId, MultipartUpload: { Parts: parts } }),
+        ),
+      );
+    } catch (err) {
+      await destination.client
+        .send(new AbortMultipartUploadCommand({ Bucket: destination.bucket, Key, UploadId: uploadId }))
+        .catch(() => {});
+      throw err;
+    }
+  }
 }

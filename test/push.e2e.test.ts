@@ -1,0 +1,122 @@
+// ferry copy DIR s3://B/P: a tree pushed from one process, every byte and header checked, and
+// what cannot be pushed reported.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdir, readFile, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { bodyOf } from '../lib/local/dataset.ts';
+import type { EmbeddedServer } from '../lib/local/server.ts';
+import { localEnv, runFerry, serverWithBuckets, tempDir } from './helpers.ts';
+
+const MiB = 1024 * 1024;
+
+const FILES: { key: string; size: number; type: string }[] = [
+  { key: 'a.txt', size: 12, type: 'text/plain' },
+  { key: 'empty.bin', size: 0, type: 'application/octet-stream' },
+  { key: 'dir/sub/deep/photo.JPG', size: 5000, type: 'image/jpeg' },
+  { key: 'dir/ünïcødé 日本.json', size: 300, type: 'application/json' },
+  { key: 'dir/plus+and&q?h#%25.csv', size: 40, type: 'text/csv' },
+  { key: 'dir/with space/x', size: 1, type: 'application/octet-stream' },
+  { key: 'big/large.parquet', size: 11 * MiB + 3, type: 'application/vnd.apache.parquet' },
+  ...Array.from({ length: 250 }, (_, i) => ({ key: `many/${String(i).padStart(4, '0')}.dat`, size: (i * 37) % 3000, type: 'application/octet-stream' })),
+];
+
+async function listKeys(client: S3Client, bucket: string, prefix: string): Promise<string[]> {
+  const out: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    for (const o of page.Contents ?? []) out.push((o.Key as string).slice(prefix.length));
+    token = page.NextContinuationToken;
+  } while (token);
+  return out.sort();
+}
+
+describe('ferry copy DIR s3://B/P (push in one process)', () => {
+  let server: EmbeddedServer;
+  let client: S3Client;
+  let tree: string;
+  let env: NodeJS.ProcessEnv;
+  const mtime = new Date('2024-03-01T12:34:56.789Z');
+
+  before(async () => {
+    ({ server, client } = await serverWithBuckets('push-dst', 'push-odd', 'push-filter'));
+    tree = path.join(await tempDir(), 'tree');
+    for (const f of FILES) {
+      const file = path.join(tree, f.key);
+      await mkdir(path.dirname(file), { recursive: true });
+      await writeFile(file, bodyOf(f), { mode: 0o640 });
+      await utimes(file, mtime, mtime);
+    }
+    env = localEnv({ AWS_ENDPOINT_URL: server.endpoint });
+  });
+  after(() => server?.stop());
+
+  it('uploads every file with its bytes, content type, mtime and mode', async () => {
+    const run = await runFerry(['copy', tree, 's3://push-dst/up', '--multipart-threshold', '5MiB', '--part-size', '5MiB', '--json', '--job-dir', await tempDir()], { env });
+    assert.equal(run.code, 0, run.stderr);
+    const out = JSON.parse(run.stdout);
+    const bytes = FILES.reduce((n, f) => n + f.size, 0);
+    assert.deepEqual(out.objects, { total: FILES.length, copied: FILES.length, skipped: 0, failed: 0 });
+    assert.deepEqual(out.bytes, { total: bytes, copied: bytes });
+    assert.deepEqual(await listKeys(client, 'push-dst', 'up/'), FILES.map((f) => f.key).sort());
+    for (const f of FILES) {
+      const got = await client.send(new GetObjectCommand({ Bucket: 'push-dst', Key: `up/${f.key}` }));
+      const body = Buffer.from(await (got.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
+      assert.ok(body.equals(bodyOf(f)), f.key);
+      assert.equal(got.ContentType, f.type, f.key);
+      assert.deepEqual(got.Metadata, { mtime: (mtime.getTime() / 1000).toFixed(3), mode: '640' }, f.key);
+    }
+  });
+
+  it('skips symlinks and fifos (counted), reports names S3 cannot hold, pushes the rest', async () => {
+    const odd = path.join(await tempDir(), 'odd');
+    await mkdir(path.join(odd, 'd'), { recursive: true });
+    await writeFile(path.join(odd, 'd', 'ok.txt'), 'fine');
+    await symlink(path.join(odd, 'd', 'ok.txt'), path.join(odd, 'link.txt'));
+    await symlink(odd, path.join(odd, 'd', 'loop'));
+    execFileSync('mkfifo', [path.join(odd, 'pipe')]);
+    await writeFile(Buffer.from(path.join(odd, 'bad-\xff-name.txt'), 'latin1'), 'x'); // not valid UTF-8
+    const longDir = path.join(odd, 'x'.repeat(250), 'y'.repeat(250), 'z'.repeat(250), 'w'.repeat(250), 'v'.repeat(250));
+    await mkdir(longDir, { recursive: true });
+    await writeFile(path.join(longDir, 'too-long.txt'), 'x');
+
+    const jobDir = await tempDir();
+    const run = await runFerry(['copy', odd, 's3://push-odd', '--json', '--job-dir', jobDir], { env });
+    assert.equal(run.code, 1, run.stderr);
+    const out = JSON.parse(run.stdout);
+    assert.deepEqual(out.objects, { total: 6, copied: 1, skipped: 3, failed: 2 });
+    assert.deepEqual(await listKeys(client, 'push-odd', ''), ['d/ok.txt']);
+    const report = JSON.parse(await readFile(out.reportPath, 'utf8'));
+    assert.deepEqual(report.failuresByCode, { InvalidName: 1, KeyTooLong: 1 });
+    const scan = JSON.parse(await readFile(path.join(path.dirname(out.reportPath), 'scan.json'), 'utf8'));
+    assert.deepEqual(scan.skipped.map((s: { reason: string }) => s.reason).sort(), ['special', 'symlink', 'symlink']);
+
+    // --follow-symlinks follows links and still refuses to walk a loop.
+    const followed = await runFerry(['copy', odd, 's3://push-odd/f', '--follow-symlinks', '--json', '--job-dir', jobDir], { env });
+    assert.equal(followed.code, 1, followed.stderr);
+    assert.deepEqual(await listKeys(client, 'push-odd', 'f/'), ['d/ok.txt', 'link.txt']);
+    const followedScan = JSON.parse(await readFile(path.join(path.dirname(JSON.parse(followed.stdout).reportPath), 'scan.json'), 'utf8'));
+    assert.deepEqual(followedScan.skipped.map((s: { reason: string }) => s.reason).sort(), ['loop', 'special']);
+  });
+
+  it('applies include/exclude, and --dry-run uploads nothing', async () => {
+    const run = await runFerry(['copy', tree, 's3://push-filter', '--include', 'dir/**', '--exclude', '**/*.csv', '--json', '--job-dir', await tempDir()], { env });
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(await listKeys(client, 'push-filter', ''), FILES.filter((f) => f.key.startsWith('dir/') && !f.key.endsWith('.csv')).map((f) => f.key).sort());
+    const dry = await runFerry(['copy', tree, 's3://push-filter/dry', '--dry-run', '--json', '--job-dir', await tempDir()], { env });
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.equal(JSON.parse(dry.stdout).status, 'dry-run');
+    assert.deepEqual(await listKeys(client, 'push-filter', 'dry/'), []);
+  });
+
+  it('refuses a source that is not a directory', async () => {
+    const file = path.join(tree, 'a.txt');
+    assert.ok((await stat(file)).isFile());
+    const run = await runFerry(['copy', file, 's3://push-dst', '--job-dir', await tempDir()], { env });
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /not a directory/);
+  });
+});
