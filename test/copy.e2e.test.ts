@@ -127,6 +127,24 @@ describe('ferry copy s3 -> s3 (same endpoint: server-side copy)', () => {
 });
 
 describe('ferry copy between two endpoints (streamed GET -> PUT)', () => {
+  it('at its defaults, streams a 20 MiB object in parts', async () => {
+    const a = await serverWithBuckets('default-from');
+    const b = await serverWithBuckets('default-to');
+    try {
+      const specs = datasetSpecs(3, [20 * MiB + 1]);
+      await uploadDataset(a.client, 'default-from', specs);
+      const run = await runFerry(
+        ['copy', 's3://default-from', 's3://default-to', '--source-endpoint-url', a.server.endpoint, '--dest-endpoint-url', b.server.endpoint, '--json', '--job-dir', await tempDir()],
+        { env: localEnv() },
+      );
+      assert.equal(run.code, 0, run.stderr);
+      assert.deepEqual((await verifyAgainstSpecs(b.client, 'default-to', '', specs)).mismatches, []);
+    } finally {
+      await a.server.stop();
+      await b.server.stop();
+    }
+  });
+
   it('streams every object, multipart above the threshold, with metadata', async () => {
     const a = await serverWithBuckets('from-here');
     const b = await serverWithBuckets('to-there');

@@ -112,6 +112,18 @@ describe('ferry copy DIR s3://B/P (push in one process)', () => {
     assert.deepEqual(await listKeys(client, 'push-filter', 'dry/'), []);
   });
 
+  it('at its defaults, sends a 20 MiB file in parts (the embedded endpoint takes at most 11 MiB a request)', async () => {
+    const dir = path.join(await tempDir(), 'one');
+    await mkdir(dir);
+    const spec = { key: 'twenty.bin', size: 20 * MiB + 1 };
+    await writeFile(path.join(dir, spec.key), bodyOf(spec));
+    const run = await runFerry(['copy', dir, 's3://push-dst/defaults', '--json', '--job-dir', await tempDir()], { env });
+    assert.equal(run.code, 0, run.stderr);
+    const got = await client.send(new GetObjectCommand({ Bucket: 'push-dst', Key: 'defaults/twenty.bin' }));
+    const body = Buffer.from(await (got.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
+    assert.ok(body.equals(bodyOf(spec)));
+  });
+
   it('refuses a source that is not a directory', async () => {
     const file = path.join(tree, 'a.txt');
     assert.ok((await stat(file)).isFile());

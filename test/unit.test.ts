@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { classify } from '../lib/core/errors.ts';
-import { defaultTransferOptions, MiB, partSizeFor } from '../lib/core/job.ts';
+import { defaultTransferOptions, MiB, partSizeFor, thresholdFor } from '../lib/core/job.ts';
 import { compareKeys } from '../lib/core/keys.ts';
 import { keyFilter } from '../lib/core/listing.ts';
 import { overlaps, parseLocation } from '../lib/core/locations.ts';
@@ -68,6 +68,14 @@ describe('partSizeFor', () => {
     }
     assert.equal(partSizeFor(100 * MiB, { ...defaultTransferOptions, partSize: 5 * MiB }, true), 5 * MiB);
     assert.equal(partSizeFor(100 * MiB, defaultTransferOptions, false), 8 * MiB);
+  });
+});
+
+describe('thresholdFor', () => {
+  it('keeps server-side copies whole up to 64 MiB and streams above 8 MiB in parts, unless told', () => {
+    assert.equal(thresholdFor(defaultTransferOptions, true), 64 * MiB);
+    assert.equal(thresholdFor(defaultTransferOptions, false), 8 * MiB);
+    assert.equal(thresholdFor({ ...defaultTransferOptions, multipartThreshold: 5 * MiB }, true), 5 * MiB);
   });
 });
 

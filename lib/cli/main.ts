@@ -48,7 +48,7 @@ options of copy:
   --concurrency N|auto          concurrent requests (default: auto, adapting to the service)
   --engine local|aws            run in this process (default) or on the deployed state machine
   --json                        print one JSON report on stdout
-  --multipart-threshold SIZE    copy objects larger than this in parts (default 64MiB)
+  --multipart-threshold SIZE    move objects larger than this in parts (default 64MiB server-side, 8MiB streamed or uploaded)
   --part-size SIZE              part size (default: 64MiB server-side, 8MiB streamed, more for huge objects)
   --storage-class CLASS         storage class of the copies (default: the bucket's default)
   --sse AES256|aws:kms          server-side encryption of the copies

@@ -72,19 +72,7 @@ export async function copyManifest(input: CopyInput, deps: CopyDeps): Promise<Co
   if ((await deps.store.get(resultKey)) !== undefined) return { jobId: job.jobId, manifest: input.manifest, done: true };
   const state: ManifestResult = (await deps.store.get(checkpointKey))
     ? await getJson<ManifestResult>(deps.store, checkpointKey)
-    : {
-        manifest: input.manifest,
-        entries: entries.length,
-        doneThrough: 0,
-        doneAbove: [],
-        copied: 0,
-        failed: 0,
-        bytesCopied: 0,
-        retries: 0,
-        throttles: 0,
-        failures: [],
-        durationMs: 0,
-      };
+    : emptyResult(input.manifest, entries.length);
   const finished = new Set(state.doneAbove);
   const isDone = (i: number) => i < state.doneThrough || finished.has(i);
   const markDone = (i: number) => {
@@ -113,18 +101,7 @@ export async function copyManifest(input: CopyInput, deps: CopyDeps): Promise<Co
       if (started++ > 0 && deps.remainingMs() < deps.marginMs) break;
       await deps.pool.ready();
       const entry = entries[i] as (typeof entries)[number];
-      const task = transferObject({ key: entry.k, size: entry.s, etag: entry.e }, ctx).then(
-        () => {
-          state.copied++;
-          state.bytesCopied += entry.s;
-          deps.progress.object('copied');
-        },
-        (err: unknown) => {
-          state.failed++;
-          state.failures.push({ key: entry.k, size: entry.s, ...failureOf(err) });
-          deps.progress.object('failed');
-        },
-      );
+      const task = tally(state, deps.progress, entry.k, entry.s, transferObject({ key: entry.k, size: entry.s, etag: entry.e }, ctx));
       const tracked: Promise<void> = task.then(() => {
         markDone(i);
         inFlight.delete(tracked);
@@ -149,13 +126,57 @@ async function transferContext(job: CopyJob, deps: CopyDeps, state: ManifestResu
     serverSide: sameService(job.source, job.destination),
     options: job.transfer,
     pool: deps.pool,
-    onRetry: (info: ErrorInfo) => {
-      state.retries++;
-      if (info.throttle) state.throttles++;
-      if (info.throttle || info.code === 'ECONNRESET') deps.pool.noteThrottle();
-      deps.progress.retry(info);
-    },
+    onRetry: countRetries(state, deps.pool, deps.progress),
     onBytes: (n) => deps.progress.bytes(n),
+  };
+}
+
+/** A manifest's result before any of its objects is done. */
+export function emptyResult(manifest: string, entries: number): ManifestResult {
+  return {
+    manifest,
+    entries,
+    doneThrough: 0,
+    doneAbove: [],
+    copied: 0,
+    failed: 0,
+    bytesCopied: 0,
+    retries: 0,
+    throttles: 0,
+    failures: [],
+    durationMs: 0,
+  };
+}
+
+/** Counts one object's outcome in its manifest's result: copied with its bytes, or failed with why. */
+export function tally(
+  state: Pick<ManifestResult, 'copied' | 'bytesCopied' | 'failed' | 'failures'>,
+  progress: ProgressSink,
+  key: string,
+  size: number,
+  work: Promise<void>,
+): Promise<void> {
+  return work.then(
+    () => {
+      state.copied++;
+      state.bytesCopied += size;
+      progress.object('copied');
+    },
+    (err: unknown) => {
+      state.failed++;
+      state.failures.push({ key, size, ...failureOf(err) });
+      progress.object('failed');
+    },
+  );
+}
+
+/** Counts a manifest's retries and throttles, and slows the pool on throttles and resets. */
+export function countRetries(state: Pick<ManifestResult, 'retries' | 'throttles'>, pool: Pool, progress: ProgressSink) {
+  return (info: ErrorInfo): void => {
+    state.retries++;
+    if (info.throttle) state.throttles++;
+    if (info.throttle || info.code === 'ECONNRESET') pool.noteThrottle();
+    progress.retry(info);
   };
 }
 

@@ -11,7 +11,7 @@ export interface JobSide extends S3Location, EndpointConfig {}
 
 /** How objects are moved; every field has a default in `defaultTransferOptions`. */
 export interface TransferOptions {
-  /** Objects larger than this are copied in parts. */
+  /** Objects larger than this are copied in parts; 0 picks one (see `thresholdFor`). */
   readonly multipartThreshold: number;
   /** Part size; 0 picks one from the object's size (see `partSizeFor`). */
   readonly partSize: number;
@@ -48,7 +48,7 @@ export interface PushJob extends Omit<CopyJob, 'kind' | 'source'> {
 export type Job = CopyJob | PushJob;
 
 export const defaultTransferOptions: TransferOptions = Object.freeze({
-  multipartThreshold: 64 * MiB,
+  multipartThreshold: 0,
   partSize: 0,
   concurrency: 0,
 });
@@ -90,6 +90,15 @@ export async function loadJob(store: JobStore, jobId: string): Promise<CopyJob> 
   const job = await loadAnyJob(store, jobId);
   if (job.kind !== 'copy') throw new JobStoreError(`job ${jobId} is not a copy job`);
   return job;
+}
+
+/**
+ * The size above which an object goes in parts. Server-side copies stay whole up to 64 MiB (a
+ * CopyObject costs the client nothing per byte); uploads and streamed copies go in parallel 8 MiB
+ * parts above 8 MiB, which keeps many streams busy and fits stores with small request limits.
+ */
+export function thresholdFor(options: TransferOptions, serverSide: boolean): number {
+  return options.multipartThreshold || (serverSide ? 64 * MiB : 8 * MiB);
 }
 
 /** Part size for an object: at least the minimum, and large enough that no object needs over 10,000 parts. */

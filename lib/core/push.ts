@@ -1,7 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { EndpointConfig } from './clients.ts';
-import type { Failure, ManifestResult } from './copy.ts';
-import type { ErrorInfo } from './errors.ts';
+import { countRetries, emptyResult, type ManifestResult, tally } from './copy.ts';
 import { jobKeys, type PushJob } from './job.ts';
 import type { JobStore } from './jobstore.ts';
 import { keyFilter } from './listing.ts';
@@ -9,7 +8,7 @@ import type { PlanState } from './plan.ts';
 import type { Pool } from './pool.ts';
 import type { ProgressSink } from './progress.ts';
 import { type Report, report, type ScanResult } from './report.ts';
-import { failureOf, uploadFile } from './transfer.ts';
+import { uploadFile } from './transfer.ts';
 import { type WalkedFile, walkTree } from './walk.ts';
 
 export interface PushDeps {
@@ -97,50 +96,19 @@ function codeOf(reason: string): string {
 
 async function uploadManifest(job: PushJob, manifest: string, files: WalkedFile[], client: S3Client, deps: PushDeps): Promise<void> {
   const started = Date.now();
-  const result: ManifestResult = {
-    manifest,
-    entries: files.length,
-    doneThrough: files.length,
-    doneAbove: [],
-    copied: 0,
-    failed: 0,
-    bytesCopied: 0,
-    retries: 0,
-    throttles: 0,
-    failures: [] as Failure[],
-    durationMs: 0,
-  };
+  // Written once, when every file has its outcome: a manifest of a push is never half-reported.
+  const result: ManifestResult = { ...emptyResult(manifest, files.length), doneThrough: files.length };
   const ctx = {
     destination: { client, bucket: job.destination.bucket, prefix: job.destination.prefix },
     options: job.transfer,
     pool: deps.pool,
-    onRetry: (info: ErrorInfo) => {
-      result.retries++;
-      if (info.throttle) result.throttles++;
-      if (info.throttle || info.code === 'ECONNRESET') deps.pool.noteThrottle();
-      deps.progress.retry(info);
-    },
+    onRetry: countRetries(result, deps.pool, deps.progress),
     onBytes: (n: number) => deps.progress.bytes(n),
   };
   const uploads: Promise<void>[] = [];
   for (const file of files) {
     await deps.pool.ready();
-    uploads.push(
-      uploadFile(file, ctx).then(
-        () => {
-          result.copied++;
-          result.bytesCopied += file.size;
-          deps.progress.object('copied');
-        },
-        (err: unknown) => {
-          result.failed++;
-          // A file that vanished after the walk is reported like any other failure, with its own code.
-          const failure = (err as NodeJS.ErrnoException).code === 'ENOENT' ? { code: 'Vanished', message: 'the file was deleted before it was read' } : failureOf(err);
-          result.failures.push({ key: file.key, size: file.size, ...failure });
-          deps.progress.object('failed');
-        },
-      ),
-    );
+    uploads.push(tally(result, deps.progress, file.key, file.size, uploadFile(file, ctx)));
   }
   await Promise.all(uploads);
   result.durationMs = Date.now() - started;

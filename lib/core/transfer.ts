@@ -19,7 +19,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { classify, type ErrorInfo } from './errors.ts';
 import type { LeanS3 } from './lean-s3.ts';
-import { partSizeFor, type TransferOptions } from './job.ts';
+import { partSizeFor, thresholdFor, type TransferOptions } from './job.ts';
 import type { Pool } from './pool.ts';
 import { withRetry } from './retry.ts';
 
@@ -74,7 +74,7 @@ export class IntegrityError extends Error {
  * Every request goes through the shared pool and is retried on transient errors.
  */
 export async function transferObject(entry: TransferEntry, ctx: TransferContext): Promise<void> {
-  if (entry.size > ctx.options.multipartThreshold) {
+  if (entry.size > thresholdFor(ctx.options, ctx.serverSide)) {
     await copyMultipart(entry, ctx);
   } else if (ctx.serverSide) {
     await copyObject(entry, ctx);
@@ -290,26 +290,7 @@ async function copyMultipart(entry: TransferEntry, ctx: TransferContext): Promis
                 const got = await source.client.send(
                   new GetObjectCommand({ Bucket: source.bucket, Key: sourceKey, Range: `bytes=${first}-${last}`, IfMatch: entry.etag }),
                 );
-                const m = measuring(got.Body as Readable);
-                try {
-                  const out = await destination.client.send(
-                    new UploadPartCommand({
-                      Bucket: destination.bucket,
-                      Key: destKey,
-                      UploadId: uploadId,
-                      PartNumber,
-                      Body: m.stream,
-                      ContentLength: last - first + 1,
-                    }),
-                    { abortSignal: m.signal },
-                  );
-                  checkArrived(`${sourceKey} part ${PartNumber}`, last - first + 1, m, out.ETag, kms);
-                  return out.ETag;
-                } catch (err) {
-                  throw m.failure() ?? err;
-                } finally {
-                  m.release();
-                }
+                return uploadPart(destination, destKey, uploadId, PartNumber, got.Body as Readable, last - first + 1, `${sourceKey} part ${PartNumber}`, kms);
               },
               'high',
             );
@@ -339,6 +320,32 @@ async function copyMultipart(entry: TransferEntry, ctx: TransferContext): Promis
   );
   if (landed.ContentLength !== size) {
     throw new IntegrityError('SizeMismatch', `${destKey}: destination has ${landed.ContentLength} bytes, source ${size}`);
+  }
+}
+
+/** Streams `body` into one part, checking its length and MD5 against what the service stored. */
+async function uploadPart(
+  destination: Side,
+  Key: string,
+  UploadId: string,
+  PartNumber: number,
+  body: Readable,
+  length: number,
+  what: string,
+  kms: boolean,
+): Promise<string | undefined> {
+  const m = measuring(body);
+  try {
+    const out = await destination.client.send(
+      new UploadPartCommand({ Bucket: destination.bucket, Key, UploadId, PartNumber, Body: m.stream, ContentLength: length }),
+      { abortSignal: m.signal },
+    );
+    checkArrived(what, length, m, out.ETag, kms);
+    return out.ETag;
+  } catch (err) {
+    throw m.failure() ?? err;
+  } finally {
+    m.release();
   }
 }
 
@@ -376,6 +383,7 @@ function copyPart(
 /** The code and message a failed object is reported with. */
 export function failureOf(err: unknown): { code: string; message: string } {
   if (err instanceof IntegrityError) return { code: err.code, message: err.message };
+  if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { code: 'Vanished', message: 'the file was deleted before it was read' };
   const info = classify(err);
   if (info.code === 'PreconditionFailed' || info.code === 'Http412') {
     return { code: 'SourceChanged', message: 'the source object changed after it was listed; rerun to copy it' };
@@ -458,7 +466,7 @@ export async function uploadFile(entry: UploadEntry, ctx: Omit<TransferContext, 
   const Key = destination.prefix + entry.key;
   const headers = (read: UploadEntry) => ({ ContentType: contentTypeOf(entry.key), Metadata: fileMetadata(read), ...requestedStorage(ctx.options) });
   const kms = ctx.options.sse === 'aws:kms';
-  if (entry.size <= ctx.options.multipartThreshold) {
+  if (entry.size <= thresholdFor(ctx.options, false)) {
     // Each attempt reads the file as it is then, and checks it did not change while it was sent.
     const sent = await request(ctx, async () => {
       const read = await current(entry);
@@ -514,20 +522,9 @@ export async function uploadFile(entry: UploadEntry, ctx: Omit<TransferContext, 
           const PartNumber = i + 1;
           const ETag = await request(
             ctx,
-            async () => {
-              const m = measuring(createReadStream(entry.path, { start: first, end: last }));
-              try {
-                const out = await destination.client.send(
-                  new UploadPartCommand({ Bucket: destination.bucket, Key, UploadId: uploadId, PartNumber, Body: m.stream, ContentLength: last - first + 1 }),
-                  { abortSignal: m.signal },
-                );
-                checkArrived(`${entry.path} part ${PartNumber}`, last - first + 1, m, out.ETag, kms);
-                return out.ETag;
-              } catch (err) {
-                throw m.failure() ?? err;
-              } finally {
-                m.release();
-              }
+            () => {
+              const body = createReadStream(entry.path, { start: first, end: last });
+              return uploadPart(destination, Key, uploadId, PartNumber, body, last - first + 1, `${entry.path} part ${PartNumber}`, kms);
             },
             'high',
           );

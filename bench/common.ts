@@ -1,0 +1,85 @@
+// What the benchmarks share: tools run as their own processes under GNU time, the way each is
+// pointed at the embedded endpoint, and counting what arrived.
+import { spawn } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+
+export const FERRY = fileURLToPath(new URL('../bin/ferry.ts', import.meta.url));
+
+export interface Measured {
+  tool: string;
+  seconds: number;
+  cpu: number;
+  peakMb: number;
+}
+
+const baseEnv = { ...process.env, AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', AWS_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true' };
+
+/** Runs a command under GNU time: wall seconds, user+system CPU seconds, peak RSS. */
+export function timed(tool: string, command: string, args: string[], extraEnv: NodeJS.ProcessEnv, work: string): Promise<Measured> {
+  const timeFile = path.join(work, `${tool}.time`);
+  return new Promise((resolve, reject) => {
+    const child = spawn('/usr/bin/time', ['-f', '%e %U %S %M', '-o', timeFile, command, ...args], {
+      env: { ...baseEnv, ...extraEnv },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    child.on('exit', async (code) => {
+      if (code !== 0) return reject(new Error(`${tool} exited with ${code}`));
+      const last = (await readFile(timeFile, 'utf8')).trim().split('\n').pop() as string;
+      const [e, u, s, m] = last.split(' ').map(Number) as [number, number, number, number];
+      resolve({ tool, seconds: e, cpu: u + s, peakMb: m / 1024 });
+    });
+  });
+}
+
+/** The command line of each tool for one transfer between a source and a destination (s3:// or a directory). */
+export async function toolCommand(tool: string, from: string, to: string, endpoint: string, work: string): Promise<[string, string[], NodeJS.ProcessEnv]> {
+  if (tool === 'ferry') {
+    return [process.execPath, ['--disable-warning=ExperimentalWarning', FERRY, 'copy', from, to, '--json', '--job-dir', path.join(work, 'jobs')], { AWS_ENDPOINT_URL: endpoint }];
+  }
+  if (tool === 'rclone') {
+    const remote = (l: string) => (l.startsWith('s3://') ? `bench:${l.slice(5)}` : l);
+    const env = {
+      RCLONE_CONFIG_BENCH_TYPE: 's3',
+      RCLONE_CONFIG_BENCH_PROVIDER: 'Other',
+      RCLONE_CONFIG_BENCH_ENDPOINT: endpoint,
+      RCLONE_CONFIG_BENCH_ACCESS_KEY_ID: 'local',
+      RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY: 'local',
+      RCLONE_CONFIG_BENCH_REGION: 'us-east-1',
+      AWS_CA_BUNDLE: '', // set on these machines, and rclone fails to load it
+    };
+    return ['rclone', ['copy', remote(from), remote(to), '--transfers', '64', '--checkers', '64'], env];
+  }
+  if (tool === 'awscli') {
+    const config = path.join(work, 'aws-config');
+    await writeFile(config, '[default]\nregion = us-east-1\ns3 =\n  max_concurrent_requests = 64\n');
+    return ['/usr/bin/aws', ['s3', 'cp', '--recursive', '--only-show-errors', '--endpoint-url', endpoint, from, to], { AWS_CONFIG_FILE: config }];
+  }
+  throw new Error(`unknown tool ${tool}`);
+}
+
+export async function countObjects(client: S3Client, bucket: string): Promise<number> {
+  let n = 0;
+  let token: string | undefined;
+  do {
+    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
+    n += page.KeyCount ?? 0;
+    token = page.NextContinuationToken;
+  } while (token);
+  return n;
+}
+
+/** A markdown table of runs, with each tool's time as a ratio of rclone's. */
+export function table(runs: (Measured & { objects: number; bytes: number })[]): string {
+  const base = runs.find((r) => r.tool === 'rclone');
+  return [
+    '| tool | objects | wall s | objects/s | MB/s | CPU s | peak RSS MB | time vs rclone |',
+    '|---|---|---|---|---|---|---|---|',
+    ...runs.map(
+      (r) =>
+        `| ${r.tool} | ${r.objects} | ${r.seconds.toFixed(2)} | ${(r.objects / r.seconds).toFixed(0)} | ${(r.bytes / 1e6 / r.seconds).toFixed(1)} | ${r.cpu.toFixed(2)} | ${r.peakMb.toFixed(0)} | ${base ? (r.seconds / base.seconds).toFixed(2) : '-'} |`,
+    ),
+  ].join('\n');
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env -S node --disable-warning=ExperimentalWarning
+// Push of a directory tree to the embedded endpoint: 20,000 x 4 KB files, then 16 x 64 MiB files,
+// with ferry at its defaults, rclone (--transfers 64 --checkers 64) and aws-cli v2
+// (max_concurrent_requests 64), in one run.
+//   node bench/push.ts [small-files] [tools...]
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { embeddedClient, startEmbedded } from '../lib/local/server.ts';
+import { countObjects, type Measured, table, timed, toolCommand } from './common.ts';
+
+const small = Number(process.argv[2] ?? 20_000);
+const tools = process.argv.slice(3).length ? process.argv.slice(3) : ['ferry', 'rclone', 'awscli'];
+const server = await startEmbedded();
+const client = embeddedClient(server.endpoint);
+const work = await mkdtemp(path.join(os.tmpdir(), 'ferry-bench-push-'));
+
+const sets = [
+  { name: 'small', files: small, size: 4096 },
+  { name: 'large', files: 16, size: 64 * 1024 * 1024 },
+];
+for (const set of sets) {
+  const dir = path.join(work, set.name);
+  const body = Buffer.alloc(set.size, 7);
+  for (let i = 0; i < set.files; i++) {
+    const sub = path.join(dir, `d${i % 100}`);
+    if (i < 100) await mkdir(sub, { recursive: true });
+    await writeFile(path.join(sub, `f-${String(i).padStart(7, '0')}`), body);
+  }
+}
+process.stderr.write(`bench: ${small} x 4 KB and 16 x 64 MiB files under ${work}; endpoint ${server.endpoint}\n`);
+
+for (const set of sets) {
+  const runs: (Measured & { objects: number; bytes: number })[] = [];
+  for (const tool of tools) {
+    const bucket = `push-${set.name}-${tool}`;
+    await client.send(new CreateBucketCommand({ Bucket: bucket }));
+    const [command, args, env] = await toolCommand(tool, path.join(work, set.name), `s3://${bucket}`, server.endpoint, work);
+    const m = await timed(`${tool}-${set.name}`, command, args, env, work);
+    const objects = await countObjects(client, bucket);
+    runs.push({ ...m, tool, objects, bytes: objects * set.size });
+    process.stderr.write(`bench: ${tool} ${set.name} done in ${m.seconds} s\n`);
+  }
+  process.stdout.write(`\n${set.name}: ${set.files} x ${set.size} bytes\n${table(runs)}\n`);
+}
+await server.stop();
