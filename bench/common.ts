@@ -50,7 +50,9 @@ export async function toolCommand(tool: string, from: string, to: string, endpoi
       RCLONE_CONFIG_BENCH_REGION: 'us-east-1',
       AWS_CA_BUNDLE: '', // set on these machines, and rclone fails to load it
     };
-    return ['rclone', ['copy', remote(from), remote(to), '--transfers', '64', '--checkers', '64'], env];
+    // Parts of 8 MiB above 8 MiB, as ferry and aws-cli do: rclone's own cutoff (200 MiB) would send
+    // a 64 MiB file in one request, which the embedded endpoint refuses (11 MiB limit).
+    return ['rclone', ['copy', remote(from), remote(to), '--transfers', '64', '--checkers', '64', '--s3-upload-cutoff', '8M', '--s3-chunk-size', '8M'], env];
   }
   if (tool === 'awscli') {
     const config = path.join(work, 'aws-config');

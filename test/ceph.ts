@@ -14,6 +14,8 @@ export const RGW_CREDENTIALS = { accessKeyId: 'ferry', secretAccessKey: 'ferryse
 
 export interface Radosgw {
   readonly endpoint: string;
+  /** Where the cluster's CephFS is mounted (ceph-fuse), when asked for. */
+  readonly cephfs?: string;
   readonly client: S3Client;
   stop(): Promise<void>;
 }
@@ -26,10 +28,11 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-export async function startRadosgw(): Promise<Radosgw> {
+export async function startRadosgw(options: { cephfs?: boolean } = {}): Promise<Radosgw> {
   const dir = await tempDir();
   const port = await freePort();
-  const { stdout } = await run('bash', [SCRIPT, 'start', dir, String(port)], { timeout: 120_000 });
+  const cephfs = options.cephfs ? `${dir}/cephfs` : undefined;
+  const { stdout } = await run('bash', [SCRIPT, 'start', dir, String(port), ...(cephfs ? [cephfs] : [])], { timeout: 120_000 });
   const endpoint = stdout.trim().split('\n').pop() as string;
   const client = new S3Client({
     endpoint,
@@ -40,6 +43,7 @@ export async function startRadosgw(): Promise<Radosgw> {
   });
   return {
     endpoint,
+    cephfs,
     client,
     stop: async () => {
       await run('bash', [SCRIPT, 'stop', dir]);

@@ -3,8 +3,10 @@
 // streaming checksum uploads; users of S3-compatible stores hit exactly these.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { CreateBucketCommand } from '@aws-sdk/client-s3';
-import { datasetSpecs, type ObjectSpec, uploadDataset, verifyAgainstSpecs } from '../lib/local/dataset.ts';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { CreateBucketCommand, GetObjectCommand } from '@aws-sdk/client-s3';
+import { bodyOf, datasetSpecs, type ObjectSpec, uploadDataset, verifyAgainstSpecs } from '../lib/local/dataset.ts';
 import type { EmbeddedServer } from '../lib/local/server.ts';
 import { RGW_CREDENTIALS, type Radosgw, startRadosgw } from './ceph.ts';
 import { localEnv, runFerry, serverWithBuckets, tempDir } from './helpers.ts';
@@ -18,8 +20,8 @@ describe('ferry copy on radosgw', () => {
   let env: NodeJS.ProcessEnv;
 
   before(async () => {
-    rgw = await startRadosgw();
-    for (const Bucket of ['rgw-src', 'rgw-dst', 'rgw-from-local', 'rgw-denied']) await rgw.client.send(new CreateBucketCommand({ Bucket }));
+    rgw = await startRadosgw({ cephfs: true });
+    for (const Bucket of ['rgw-src', 'rgw-dst', 'rgw-from-local', 'rgw-denied', 'rgw-pushed']) await rgw.client.send(new CreateBucketCommand({ Bucket }));
     specs = datasetSpecs(150, [6 * MiB + 1]);
     await uploadDataset(rgw.client, 'rgw-src', specs);
     embedded = await serverWithBuckets('local-from-rgw', 'local-src');
@@ -54,6 +56,24 @@ describe('ferry copy on radosgw', () => {
     );
     assert.equal(up.code, 0, up.stderr);
     assert.deepEqual((await verifyAgainstSpecs(rgw.client, 'rgw-from-local', '', specs)).mismatches, []);
+  });
+
+  it('pushes a tree from CephFS (ceph-fuse) to radosgw, byte for byte', async () => {
+    const root = path.join(rgw.cephfs as string, 'tree');
+    const files = [...specs.slice(0, 60), { ...specs[0], key: 'big/twenty.bin', size: 20 * MiB + 5 }] as ObjectSpec[];
+    for (const f of files) {
+      await mkdir(path.dirname(path.join(root, f.key)), { recursive: true });
+      if (!f.key.endsWith('/')) await writeFile(path.join(root, f.key), bodyOf(f));
+    }
+    const pushed = files.filter((f) => !f.key.endsWith('/'));
+    const run = await runFerry(['copy', root, 's3://rgw-pushed/p', '--endpoint-url', rgw.endpoint, '--json', '--job-dir', await tempDir()], { env });
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(JSON.parse(run.stdout).objects.copied, pushed.length);
+    for (const f of pushed) {
+      const got = await rgw.client.send(new GetObjectCommand({ Bucket: 'rgw-pushed', Key: `p/${f.key}` }));
+      const body = Buffer.from(await (got.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
+      assert.ok(body.equals(bodyOf(f)), f.key);
+    }
   });
 
   it('wrong credentials: one line, exit 3, before anything is written', async () => {
