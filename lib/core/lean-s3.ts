@@ -1,5 +1,5 @@
-// A lean request path for the request ferry sends millions of times: CopyObject of an object below
-// the multipart threshold. The SDK spends about half a millisecond of CPU per request in its
+// A lean request path for the requests ferry sends millions of times: CopyObject of an object
+// below the multipart threshold, and PutObject of a small file read whole. The SDK spends about half a millisecond of CPU per request in its
 // middleware (measured: docs/benchmarks.md), which made ferry CPU-bound on small objects; this
 // signs with SigV4 itself and sends over keep-alive sockets for a fraction of that. Credentials and
 // region still come from the SDK client (profiles, role_arn, SSO all work); anything unusual
@@ -18,6 +18,18 @@ export interface LeanCopy {
   Key: string;
   CopySource: string;
   CopySourceIfMatch?: string;
+  StorageClass?: string;
+  ServerSideEncryption?: string;
+  SSEKMSKeyId?: string;
+}
+
+export interface LeanPut {
+  Bucket: string;
+  Key: string;
+  Body: Buffer;
+  ContentType: string;
+  /** ASCII values only (HTTP headers); callers with other values use the SDK. */
+  Metadata: Record<string, string>;
   StorageClass?: string;
   ServerSideEncryption?: string;
   SSEKMSKeyId?: string;
@@ -146,14 +158,33 @@ export class LeanS3 {
     if (p.StorageClass) headers['x-amz-storage-class'] = p.StorageClass;
     if (p.ServerSideEncryption) headers['x-amz-server-side-encryption'] = p.ServerSideEncryption;
     if (p.SSEKMSKeyId) headers['x-amz-server-side-encryption-aws-kms-key-id'] = p.SSEKMSKeyId;
-    const body = await this.#send('PUT', p.Bucket, p.Key, headers);
+    const { text } = await this.#send('PUT', p.Bucket, p.Key, headers);
     // CopyObject can fail after its 200 status line: the error then arrives in the body.
-    if (/<Error>/.test(body)) throw errorFrom(body, 200, 'InternalError');
-    const etag = /<ETag>([^<]*)<\/ETag>/.exec(body)?.[1];
+    if (/<Error>/.test(text)) throw errorFrom(text, 200, 'InternalError');
+    const etag = /<ETag>([^<]*)<\/ETag>/.exec(text)?.[1];
     return { ETag: etag?.replaceAll('&quot;', '"').replaceAll('&#34;', '"') };
   }
 
-  async #send(method: string, bucket: string, key: string, extra: Record<string, string>, redirected = false): Promise<string> {
+  /**
+   * PutObject of a body held in memory, with its SHA-256 signed and its MD5 sent as Content-MD5, so
+   * the service refuses a body that is not what was read. Returns the ETag.
+   */
+  async putObject(p: LeanPut): Promise<{ ETag?: string }> {
+    const headers: Record<string, string> = {
+      'content-length': String(p.Body.length),
+      'content-type': p.ContentType,
+      'content-md5': createHash('md5').update(p.Body).digest('base64'),
+      'x-amz-content-sha256': createHash('sha256').update(p.Body).digest('hex'),
+    };
+    for (const [k, v] of Object.entries(p.Metadata)) headers[`x-amz-meta-${k.toLowerCase()}`] = v;
+    if (p.StorageClass) headers['x-amz-storage-class'] = p.StorageClass;
+    if (p.ServerSideEncryption) headers['x-amz-server-side-encryption'] = p.ServerSideEncryption;
+    if (p.SSEKMSKeyId) headers['x-amz-server-side-encryption-aws-kms-key-id'] = p.SSEKMSKeyId;
+    const { etag } = await this.#send('PUT', p.Bucket, p.Key, headers, p.Body);
+    return { ETag: etag };
+  }
+
+  async #send(method: string, bucket: string, key: string, extra: Record<string, string>, body?: Buffer, redirected = false): Promise<{ text: string; etag?: string }> {
     const credentials = (await this.#client.config.credentials()) as Credentials;
     const region = this.#bucketRegions.get(bucket) ?? (await this.#client.config.region());
     let url: URL;
@@ -165,11 +196,11 @@ export class LeanS3 {
       url = new URL(`https://${bucket}.s3.${region}.amazonaws.com/${encodeKey(key)}`);
     }
     const headers = signV4({ method, host: url.host, path: url.pathname, headers: extra, region, credentials, date: new Date() });
-    const { status, text, bucketRegion } = await request(url, method, headers);
-    if (status >= 200 && status < 300) return text;
+    const { status, text, bucketRegion, etag } = await request(url, method, headers, body);
+    if (status >= 200 && status < 300) return { text, etag };
     if (!redirected && bucketRegion && bucketRegion !== region && (status === 301 || status === 400)) {
       this.#bucketRegions.set(bucket, bucketRegion);
-      return this.#send(method, bucket, key, extra, true);
+      return this.#send(method, bucket, key, extra, body, true);
     }
     throw errorFrom(text, status, `Http${status}`);
   }
@@ -181,7 +212,12 @@ function errorFrom(body: string, status: number, fallback: string): S3RequestErr
   return new S3RequestError(code, message, status);
 }
 
-function request(url: URL, method: string, headers: Record<string, string>): Promise<{ status: number; text: string; bucketRegion?: string }> {
+function request(
+  url: URL,
+  method: string,
+  headers: Record<string, string>,
+  body?: Buffer,
+): Promise<{ status: number; text: string; bucketRegion?: string; etag?: string }> {
   return new Promise((resolve, reject) => {
     const secure = url.protocol === 'https:';
     const req = (secure ? https : http).request(
@@ -196,12 +232,13 @@ function request(url: URL, method: string, headers: Record<string, string>): Pro
             status: res.statusCode ?? 0,
             text: Buffer.concat(chunks).toString('utf8'),
             bucketRegion: res.headers['x-amz-bucket-region'] as string | undefined,
+            etag: res.headers.etag,
           }),
         );
       },
     );
     req.on('timeout', () => req.destroy(Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' })));
     req.on('error', reject);
-    req.end();
+    req.end(body);
   });
 }

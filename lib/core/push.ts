@@ -3,6 +3,7 @@ import type { EndpointConfig } from './clients.ts';
 import { countRetries, emptyResult, type ManifestResult, tally } from './copy.ts';
 import { jobKeys, type PushJob } from './job.ts';
 import type { JobStore } from './jobstore.ts';
+import { LeanS3 } from './lean-s3.ts';
 import { keyFilter } from './listing.ts';
 import type { PlanState } from './plan.ts';
 import type { Pool } from './pool.ts';
@@ -99,7 +100,7 @@ async function uploadManifest(job: PushJob, manifest: string, files: WalkedFile[
   // Written once, when every file has its outcome: a manifest of a push is never half-reported.
   const result: ManifestResult = { ...emptyResult(manifest, files.length), doneThrough: files.length };
   const ctx = {
-    destination: { client, bucket: job.destination.bucket, prefix: job.destination.prefix },
+    destination: { client, lean: await LeanS3.for(client), bucket: job.destination.bucket, prefix: job.destination.prefix },
     options: job.transfer,
     pool: deps.pool,
     onRetry: countRetries(result, deps.pool, deps.progress),

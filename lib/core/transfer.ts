@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { Transform, type Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
@@ -18,7 +18,7 @@ import {
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import { classify, type ErrorInfo } from './errors.ts';
-import type { LeanS3 } from './lean-s3.ts';
+import type { LeanPut, LeanS3 } from './lean-s3.ts';
 import { partSizeFor, thresholdFor, type TransferOptions } from './job.ts';
 import type { Pool } from './pool.ts';
 import { withRetry } from './retry.ts';
@@ -400,6 +400,9 @@ export interface UploadEntry {
   readonly mode: number;
 }
 
+/** Files up to this size are read whole (lean PUT); larger ones are streamed. */
+const SMALL_FILE = 1024 * 1024;
+
 /** The file changed while ferry read it: retried, and reported if it keeps changing. */
 export class FileChangedError extends Error {
   override name = 'FileChanged';
@@ -466,6 +469,26 @@ export async function uploadFile(entry: UploadEntry, ctx: Omit<TransferContext, 
   const Key = destination.prefix + entry.key;
   const headers = (read: UploadEntry) => ({ ContentType: contentTypeOf(entry.key), Metadata: fileMetadata(read), ...requestedStorage(ctx.options) });
   const kms = ctx.options.sse === 'aws:kms';
+  const lean = destination.lean?.handles(destination.bucket) ? destination.lean : undefined;
+  if (lean && entry.size <= SMALL_FILE) {
+    // Small files are read whole and sent on the lean path: no stream per file, and the service
+    // checks the body against its Content-MD5.
+    const sent = await request(ctx, async () => {
+      const read = await current(entry);
+      const body = await readFile(entry.path);
+      if (body.length !== read.size) throw new FileChangedError(`${entry.path} changed while it was read`);
+      const put = await lean.putObject({ Bucket: destination.bucket, Key, Body: body, ...headers(read) } as LeanPut);
+      await assertUnchanged(read);
+      const md5 = plainMd5(put.ETag);
+      const expected = createHash('md5').update(body).digest('hex');
+      if (!kms && md5 !== undefined && md5 !== expected) {
+        throw new IntegrityError('ChecksumMismatch', `${entry.path}: destination ETag ${md5} is not the MD5 of the bytes sent (${expected})`);
+      }
+      return read.size;
+    });
+    ctx.onBytes(sent);
+    return;
+  }
   if (entry.size <= thresholdFor(ctx.options, false)) {
     // Each attempt reads the file as it is then, and checks it did not change while it was sent.
     const sent = await request(ctx, async () => {
