@@ -67,7 +67,8 @@ let patched = false;
 /**
  * fauxqs sorts a listing with localeCompare but skips to StartAfter by UTF-16 comparison, so
  * unicode keys come out of S3's order (UTF-8 bytes) and a listing resumed from a key skips some.
- * Its store is not exported; this replaces its listObjects with one in S3's order.
+ * Its store is not exported; this replaces its listObjects with one in S3's order (package.json pins
+ * fauxqs to the version this was written against).
  */
 async function listInS3Order(): Promise<void> {
   if (patched) return;
