@@ -1,10 +1,11 @@
-import { stat } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { type EndpointConfig, s3Client } from '../core/clients.ts';
 import { BadInputError, CannotRunError } from '../core/errors.ts';
 import {
   type CopyJob,
+  type PullJob,
   type PushJob,
   DEFAULT_MANIFEST_MAX_BYTES,
   DEFAULT_MANIFEST_MAX_ENTRIES,
@@ -18,7 +19,8 @@ import { DirectoryJobStore, type JobStore, S3JobStore } from '../core/jobstore.t
 import { formatS3, overlaps, parseLocation, type S3Location } from '../core/locations.ts';
 import type { PlanState } from '../core/plan.ts';
 import { checkDestination, checkSource } from '../core/preflight.ts';
-import { Pool } from '../core/pool.ts';
+import { poolFor } from '../core/pool.ts';
+import { pull } from '../core/pull.ts';
 import { push } from '../core/push.ts';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { embeddedClient, startEmbedded } from '../local/server.ts';
@@ -31,7 +33,7 @@ export const USAGE = `usage: ferry <command> [options]
 
 commands:
   copy SRC DST     copy every object under s3://bucket[/prefix] to another s3://bucket[/prefix],
-                   or push a directory tree to s3://bucket[/prefix]
+                   push a directory tree to s3://bucket[/prefix], or pull s3://bucket[/prefix] into a directory
   serve            run the embedded S3 + SQS endpoint on loopback, for trying ferry without AWS
 
 options of copy:
@@ -158,23 +160,17 @@ async function copyCommand(args: string[]): Promise<number> {
   const from = parseLocation(positionals[0] as string);
   if (from.kind === 'dir') return pushCommand(from.path, s3Location(positionals[1] as string, 'destination'), o);
   const source = s3Location(positionals[0] as string, 'source');
+  const to = parseLocation(positionals[1] as string);
+  if (to.kind === 'dir') return pullCommand(source, to.path, o);
   const destination = s3Location(positionals[1] as string, 'destination');
   if (overlaps(source, destination)) {
     throw new BadInputError(`the destination ${formatS3(destination)} overlaps the source ${formatS3(source)}`);
   }
   const engine = o.engine ?? 'local';
   if (engine !== 'local' && engine !== 'aws') throw new BadInputError(`--engine: "local" or "aws", not "${engine}"`);
-  const sourceSide: EndpointConfig = {
-    endpoint: o['source-endpoint-url'] ?? o['endpoint-url'],
-    profile: o['source-profile'] ?? o.profile,
-    region: o.region,
-  };
-  const destSide: EndpointConfig = {
-    endpoint: o['dest-endpoint-url'] ?? o['endpoint-url'],
-    profile: o['dest-profile'] ?? o.profile,
-    region: o.region,
-  };
-  const transfer = transferOptions(o);
+  const sourceSide = sideConfig(o, 'source');
+  const destSide = sideConfig(o, 'dest');
+  const base = jobBase(o);
   const progress = new ProgressLine({ quiet: Boolean(o.json) });
 
   // Nothing is written until both sides answer.
@@ -182,17 +178,10 @@ async function copyCommand(args: string[]): Promise<number> {
   await checkDestination(s3Client(destSide), destination);
 
   const job: CopyJob = {
-    jobId: newJobId(),
+    ...base,
     kind: 'copy',
-    createdAt: new Date().toISOString(),
     source: { ...source, ...dropUndefined(sourceSide) },
     destination: { ...destination, ...dropUndefined(destSide) },
-    include: o.include ?? [],
-    exclude: o.exclude ?? [],
-    dryRun: Boolean(o['dry-run']),
-    transfer,
-    manifestMaxEntries: positiveInt(o['manifest-max-entries'], '--manifest-max-entries', DEFAULT_MANIFEST_MAX_ENTRIES),
-    manifestMaxBytes: DEFAULT_MANIFEST_MAX_BYTES,
   };
 
   let store: JobStore;
@@ -261,35 +250,65 @@ async function pushCommand(dir: string, destination: S3Location, o: CopyValues):
   const info = await stat(root).catch(() => undefined);
   if (!info?.isDirectory()) throw new BadInputError(`source ${dir}: not a directory`);
   if (o.engine === 'aws') throw new BadInputError('a directory is pushed from this machine: --engine aws does not apply');
-  const destSide: EndpointConfig = {
-    endpoint: o['dest-endpoint-url'] ?? o['endpoint-url'],
-    profile: o['dest-profile'] ?? o.profile,
-    region: o.region,
-  };
-  const transfer = transferOptions(o);
+  const destSide = sideConfig(o, 'dest');
+  const base = jobBase(o);
   await checkDestination(s3Client(destSide), destination);
   const job: PushJob = {
-    jobId: newJobId(),
+    ...base,
     kind: 'push',
-    createdAt: new Date().toISOString(),
     source: { kind: 'dir', path: root },
     destination: { ...destination, ...dropUndefined(destSide) },
+    followSymlinks: Boolean(o['follow-symlinks']),
+  };
+  return runInProcess(job, o, `${root} -> ${formatS3(destination)}`, (deps) => push(job, deps));
+}
+
+/** `ferry copy s3://B/P DIR`: pull objects into a directory from this process. */
+async function pullCommand(source: S3Location, dir: string, o: CopyValues): Promise<number> {
+  const root = path.resolve(dir);
+  const info = await stat(root).catch(() => undefined);
+  if (info && !info.isDirectory()) throw new BadInputError(`destination ${dir}: exists and is not a directory`);
+  if (o.engine === 'aws') throw new BadInputError('a directory is filled from this machine: --engine aws does not apply');
+  const sourceSide = sideConfig(o, 'source');
+  const base = jobBase(o);
+  await checkSource(s3Client(sourceSide), source);
+  const job: PullJob = { ...base, kind: 'pull', source: { ...source, ...dropUndefined(sourceSide) }, destination: { kind: 'dir', path: root } };
+  if (!job.dryRun) await mkdir(root, { recursive: true });
+  return runInProcess(job, o, `${formatS3(source)} -> ${root}`, (deps) => pull(job, deps));
+}
+
+/** How one side is reached: its own options first, then the common ones. */
+function sideConfig(o: CopyValues, side: 'source' | 'dest'): EndpointConfig {
+  return { endpoint: o[`${side}-endpoint-url`] ?? o['endpoint-url'], profile: o[`${side}-profile`] ?? o.profile, region: o.region };
+}
+
+/** What every job takes from the command line, checked. */
+function jobBase(o: CopyValues) {
+  return {
+    jobId: newJobId(),
+    createdAt: new Date().toISOString(),
     include: o.include ?? [],
     exclude: o.exclude ?? [],
     dryRun: Boolean(o['dry-run']),
-    followSymlinks: Boolean(o['follow-symlinks']),
-    transfer,
+    transfer: transferOptions(o),
     manifestMaxEntries: positiveInt(o['manifest-max-entries'], '--manifest-max-entries', DEFAULT_MANIFEST_MAX_ENTRIES),
     manifestMaxBytes: DEFAULT_MANIFEST_MAX_BYTES,
   };
+}
+
+/** Runs a push or pull in this process with a local job store and the progress line. */
+async function runInProcess(
+  job: PushJob | PullJob,
+  o: CopyValues,
+  what: string,
+  run: (deps: { store: JobStore; s3: typeof s3Client; pool: ReturnType<typeof poolFor>; progress: ProgressLine }) => Promise<Report>,
+): Promise<number> {
   const jobDir = path.resolve(o['job-dir'] ?? path.join('.ferry', 'jobs'));
   const store = new DirectoryJobStore(jobDir);
   await store.put(jobKeys.job(job.jobId), JSON.stringify(job, null, 2));
-  if (!o.json) process.stderr.write(`ferry: job ${job.jobId}: ${root} -> ${formatS3(destination)}\n`);
+  if (!o.json) process.stderr.write(`ferry: job ${job.jobId}: ${what}\n`);
   const progress = new ProgressLine({ quiet: Boolean(o.json) });
-  const concurrency = transfer.concurrency;
-  const pool = new Pool(concurrency > 0 ? { initial: concurrency, adaptive: false } : { initial: 64, max: 512 });
-  const result = await push(job, { store, s3: s3Client, pool, progress }).finally(() => progress.stop());
+  const result = await run({ store, s3: s3Client, pool: poolFor(job.transfer.concurrency), progress }).finally(() => progress.stop());
   return finish(result, (key) => path.join(jobDir, key), Boolean(o.json));
 }
 

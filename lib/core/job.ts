@@ -45,7 +45,13 @@ export interface PushJob extends Omit<CopyJob, 'kind' | 'source'> {
   readonly followSymlinks: boolean;
 }
 
-export type Job = CopyJob | PushJob;
+/** Pull objects from S3 into a directory tree. */
+export interface PullJob extends Omit<CopyJob, 'kind' | 'destination'> {
+  readonly kind: 'pull';
+  readonly destination: { readonly kind: 'dir'; readonly path: string };
+}
+
+export type Job = CopyJob | PushJob | PullJob;
 
 export const defaultTransferOptions: TransferOptions = Object.freeze({
   multipartThreshold: 0,

@@ -135,3 +135,8 @@ export class Pool {
     this.#throttledInWindow = false;
   }
 }
+
+/** The pool a job runs on: a fixed `--concurrency N`, or adaptive from 64 (N = 0). */
+export function poolFor(concurrency: number): Pool {
+  return new Pool(concurrency > 0 ? { initial: concurrency, adaptive: false } : { initial: 64, max: 512 });
+}

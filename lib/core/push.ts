@@ -5,19 +5,21 @@ import { jobKeys, type PushJob } from './job.ts';
 import type { JobStore } from './jobstore.ts';
 import { LeanS3 } from './lean-s3.ts';
 import { keyFilter } from './listing.ts';
-import type { PlanState } from './plan.ts';
 import type { Pool } from './pool.ts';
 import type { ProgressSink } from './progress.ts';
-import { type Report, report, type ScanResult } from './report.ts';
+import { type Report, reportInProcessJob, type ScanResult } from './report.ts';
 import { uploadFile } from './transfer.ts';
 import { type WalkedFile, walkTree } from './walk.ts';
 
-export interface PushDeps {
+/** What a push or pull running in one process works with. */
+export interface InProcessDeps {
   readonly store: JobStore;
   readonly s3: (config: EndpointConfig) => S3Client;
   readonly pool: Pool;
   readonly progress: ProgressSink & { planningDone: boolean };
 }
+
+export type PushDeps = InProcessDeps;
 
 /** Manifests being uploaded at once: enough to keep the pool busy, few enough to bound memory. */
 const MANIFESTS_IN_FLIGHT = 4;
@@ -83,12 +85,7 @@ export async function push(job: PushJob, deps: PushDeps): Promise<Report> {
   progress.planningDone = true;
   await Promise.all(inFlight);
 
-  const index = Array.from({ length: manifests }, (_, i) => ({ manifest: jobKeys.manifest(job.jobId, i + 1) }));
-  await store.put(jobKeys.index(job.jobId), JSON.stringify(index));
-  await store.put(jobKeys.scan(job.jobId), JSON.stringify(scan));
-  const plan: PlanState = { done: true, startAfter: '', manifests, objects, bytes };
-  await store.put(jobKeys.plan(job.jobId), JSON.stringify(plan));
-  return report({ jobId: job.jobId, plan, dryRun: job.dryRun }, { store });
+  return reportInProcessJob(store, job, { manifests, objects, bytes }, scan);
 }
 
 function codeOf(reason: string): string {

@@ -93,7 +93,7 @@ export async function report(input: ReportInput, deps: { store: JobStore; now?: 
     jobId: job.jobId,
     status: input.dryRun ? 'dry-run' : totals.failed > 0 ? 'failed' : 'succeeded',
     source: describeSource(job),
-    destination: formatS3(job.destination),
+    destination: job.destination.kind === 'dir' ? job.destination.path : formatS3(job.destination),
     objects: { total: input.plan.objects + skipped + scanFailed, copied: totals.copied, skipped, failed: totals.failed },
     bytes: { total: input.plan.bytes, copied: totals.bytesCopied },
     retries: totals.retries,
@@ -110,6 +110,24 @@ export async function report(input: ReportInput, deps: { store: JobStore; now?: 
   await store.put(out.failuresKey, `${csv.join('\n')}\n`);
   await store.put(out.reportKey, `${JSON.stringify(out, null, 2)}\n`);
   return out;
+}
+
+/**
+ * Ends a job that ran in one process (push, pull): writes the manifest index, scan.json and the
+ * plan as the state-machine flow would have, then the report from the manifests' results.
+ */
+export async function reportInProcessJob(
+  store: JobStore,
+  job: { jobId: string; dryRun: boolean },
+  totals: { manifests: number; objects: number; bytes: number },
+  scan: ScanResult,
+): Promise<Report> {
+  const index = Array.from({ length: totals.manifests }, (_, i) => ({ manifest: jobKeys.manifest(job.jobId, i + 1) }));
+  await store.put(jobKeys.index(job.jobId), JSON.stringify(index));
+  await store.put(jobKeys.scan(job.jobId), JSON.stringify(scan));
+  const plan: PlanState = { done: true, startAfter: '', ...totals };
+  await store.put(jobKeys.plan(job.jobId), JSON.stringify(plan));
+  return report({ jobId: job.jobId, plan, dryRun: job.dryRun }, { store });
 }
 
 /** scan.json: what the walk of a directory did not turn into manifest entries. */

@@ -7,7 +7,7 @@ import { copyManifest } from '../core/copy.ts';
 import type { CopyJob } from '../core/job.ts';
 import type { JobStore } from '../core/jobstore.ts';
 import { type PlanState, plan } from '../core/plan.ts';
-import { Pool } from '../core/pool.ts';
+import { poolFor } from '../core/pool.ts';
 import type { ProgressSink } from '../core/progress.ts';
 import { type Report, report } from '../core/report.ts';
 import { LocalEngine } from './engine.ts';
@@ -36,8 +36,7 @@ export interface LocalRunOptions {
 export async function runLocal(job: CopyJob, options: LocalRunOptions): Promise<Report> {
   const { store, progress } = options;
   const s3 = options.s3 ?? s3Client;
-  const concurrency = job.transfer.concurrency;
-  const pool = new Pool(concurrency > 0 ? { initial: concurrency, adaptive: false } : { initial: 64, max: 512 });
+  const pool = poolFor(job.transfer.concurrency);
   const budget = () => {
     const deadline = Date.now() + options.invocationMs;
     return () => deadline - Date.now();

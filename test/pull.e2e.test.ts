@@ -1,0 +1,88 @@
+// ferry copy s3://B/P DIR: objects pulled into a directory, every byte checked, mtimes restored,
+// and keys that cannot be files refused.
+import assert from 'node:assert/strict';
+import { mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { bodyOf, datasetSpecs, type ObjectSpec, uploadDataset } from '../lib/local/dataset.ts';
+import type { EmbeddedServer } from '../lib/local/server.ts';
+import { localEnv, runFerry, serverWithBuckets, tempDir } from './helpers.ts';
+
+const MiB = 1024 * 1024;
+
+async function filesUnder(dir: string, base = dir): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const full = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await filesUnder(full, base)));
+    else out.push(path.relative(base, full));
+  }
+  return out.sort();
+}
+
+describe('ferry copy s3://B/P DIR (pull)', () => {
+  let server: EmbeddedServer;
+  let client: S3Client;
+  let specs: ObjectSpec[];
+  let env: NodeJS.ProcessEnv;
+  before(async () => {
+    ({ server, client } = await serverWithBuckets('pull-src', 'pull-odd', 'round-trip'));
+    specs = datasetSpecs(150, [9 * MiB + 1]);
+    await uploadDataset(client, 'pull-src', specs, 'from/');
+    env = localEnv({ AWS_ENDPOINT_URL: server.endpoint });
+  });
+  after(() => server?.stop());
+
+  it('writes every object as a file, byte for byte; folder markers become directories; // keys are refused', async () => {
+    const dir = path.join(await tempDir(), 'out');
+    const run = await runFerry(['copy', 's3://pull-src/from', dir, '--json', '--job-dir', await tempDir()], { env });
+    assert.equal(run.code, 1, run.stderr);
+    const out = JSON.parse(run.stdout);
+    const files = specs.filter((s) => !s.key.endsWith('/') && !s.key.includes('//'));
+    assert.deepEqual(out.objects, { total: specs.length, copied: files.length, skipped: 1, failed: 1 });
+    assert.deepEqual(await filesUnder(dir), files.map((s) => s.key).sort());
+    for (const s of files) assert.ok((await readFile(path.join(dir, s.key))).equals(bodyOf(s)), s.key);
+    assert.ok((await stat(path.join(dir, 'tricky/folder'))).isDirectory());
+    const report = JSON.parse(await readFile(out.reportPath, 'utf8'));
+    assert.deepEqual(report.failuresByCode, { UnsafeKey: 1 });
+  });
+
+  it('refuses keys that would leave the directory or collide, and writes the rest', async () => {
+    for (const Key of ['../escape.txt', 'ok/../../up.txt', 'a', 'a/b', 'fine/x.txt']) {
+      await client.send(new PutObjectCommand({ Bucket: 'pull-odd', Key, Body: Key }));
+    }
+    const top = await tempDir();
+    const dir = path.join(top, 'inside');
+    const run = await runFerry(['copy', 's3://pull-odd', dir, '--json', '--job-dir', await tempDir()], { env });
+    assert.equal(run.code, 1, run.stderr);
+    const report = JSON.parse(await readFile(JSON.parse(run.stdout).reportPath, 'utf8'));
+    assert.deepEqual(report.failuresByCode, { UnsafeKey: 2, PathCollision: 1 });
+    assert.deepEqual(await readdir(top), ['inside'], 'nothing written outside the directory');
+    assert.equal(await readFile(path.join(dir, 'fine/x.txt'), 'utf8'), 'fine/x.txt');
+    const files = await filesUnder(dir);
+    assert.ok(files.includes('a') !== files.includes('a/b'), `exactly one of a and a/b: ${files}`);
+    assert.ok(!files.some((f) => f.endsWith('.tmp')), 'no temporary file left behind');
+  });
+
+  it('round trip: push a tree, pull it back, same bytes and mtimes', async () => {
+    const tree = path.join(await tempDir(), 'tree');
+    const when = new Date('2023-06-07T08:09:10.500Z');
+    const items = [{ key: 'x/one.txt', size: 10 }, { key: 'x/y/two.bin', size: 9 * MiB + 3 }, { key: 'três.json', size: 0 }];
+    for (const f of items) {
+      await mkdir(path.dirname(path.join(tree, f.key)), { recursive: true });
+      await writeFile(path.join(tree, f.key), bodyOf(f));
+      await utimes(path.join(tree, f.key), when, when);
+    }
+    const up = await runFerry(['copy', tree, 's3://round-trip/t', '--json', '--job-dir', await tempDir()], { env });
+    assert.equal(up.code, 0, up.stderr);
+    const back = path.join(await tempDir(), 'back');
+    const down = await runFerry(['copy', 's3://round-trip/t', back, '--json', '--job-dir', await tempDir()], { env });
+    assert.equal(down.code, 0, down.stderr);
+    for (const f of items) {
+      const file = path.join(back, f.key);
+      assert.ok((await readFile(file)).equals(bodyOf(f)), f.key);
+      assert.equal((await stat(file)).mtimeMs, when.getTime(), f.key);
+    }
+  });
+});
