@@ -85,9 +85,10 @@ describe('ferry copy s3 -> s3 (same endpoint: server-side copy)', () => {
       if (lines.length > 1) multi.push(m.replace('.jsonl', '.json'));
     }
     // With 1 ms per invocation a copier call takes one object: every manifest of several objects
-    // needed more calls, and each left a checkpoint to continue from.
-    assert.ok(multi.length > 0);
-    assert.deepEqual((await readdir(path.join(jobPath, 'checkpoints'))).sort(), multi.sort());
+    // needed more calls, and each left a checkpoint to continue from. (How many objects a planner
+    // call takes within 1 ms depends on the machine, so there may be no such manifest:
+    // test/copy-core.test.ts checks the copier's continuation deterministically.)
+    assert.deepEqual((await readdir(path.join(jobPath, 'checkpoints')).catch(() => [])).sort(), multi.sort());
     assert.deepEqual(keys, [...specs.map((s) => s.key)].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))));
   });
 

@@ -7,24 +7,40 @@ import { describe, it } from 'node:test';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { clientFor, FERRY, localEnv } from './helpers.ts';
 
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
-  server.close();
-  return port;
+async function canListen(port: number): Promise<boolean> {
+  const server = net.createServer();
+  const ok = await new Promise<boolean>((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => resolve(true));
+  });
+  if (ok) await new Promise((r) => server.close(r));
+  return ok;
+}
+
+/** A free port whose successor is free too (serve takes N and N+1). */
+async function freePortPair(): Promise<number> {
+  for (;;) {
+    const server = net.createServer().listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as net.AddressInfo;
+    await new Promise((r) => server.close(r));
+    if (port < 65535 && (await canListen(port + 1))) return port;
+  }
 }
 
 describe('ferry serve', () => {
   it('serves S3 on 127.0.0.1 until SIGTERM, then exits 0', async () => {
-    const port = await freePort();
+    const port = await freePortPair();
     const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', FERRY, 'serve', '--port', String(port)], {
       env: localEnv(),
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
-    while (!stderr.includes('Ctrl-C')) await new Promise((r) => setTimeout(r, 50));
+    let exited = false;
+    child.once('exit', () => (exited = true));
+    while (!stderr.includes('Ctrl-C') && !exited) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(!exited, stderr);
     assert.match(stderr, new RegExp(`endpoint at http://127\\.0\\.0\\.1:${port}`));
     const client = clientFor(`http://127.0.0.1:${port}`);
     await client.send(new CreateBucketCommand({ Bucket: 'by-hand' }));

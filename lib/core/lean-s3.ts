@@ -1,5 +1,5 @@
 // A lean request path for the requests ferry sends millions of times: CopyObject of an object
-// below the multipart threshold, and PutObject of a small file read whole. The SDK spends about half a millisecond of CPU per request in its
+// below the multipart threshold, and PutObject and GetObject of small files held whole. The SDK spends about half a millisecond of CPU per request in its
 // middleware (measured: docs/benchmarks.md), which made ferry CPU-bound on small objects; this
 // signs with SigV4 itself and sends over keep-alive sockets for a fraction of that. Credentials and
 // region still come from the SDK client (profiles, role_arn, SSO all work); anything unusual
@@ -33,6 +33,15 @@ export interface LeanPut {
   StorageClass?: string;
   ServerSideEncryption?: string;
   SSEKMSKeyId?: string;
+}
+
+export interface LeanGot {
+  Body: Buffer;
+  ETag?: string;
+  Metadata: Record<string, string>;
+  LastModified?: Date;
+  ServerSideEncryption?: string;
+  SSECustomerAlgorithm?: string;
 }
 
 interface Credentials {
@@ -158,7 +167,7 @@ export class LeanS3 {
     if (p.StorageClass) headers['x-amz-storage-class'] = p.StorageClass;
     if (p.ServerSideEncryption) headers['x-amz-server-side-encryption'] = p.ServerSideEncryption;
     if (p.SSEKMSKeyId) headers['x-amz-server-side-encryption-aws-kms-key-id'] = p.SSEKMSKeyId;
-    const { text } = await this.#send('PUT', p.Bucket, p.Key, headers);
+    const text = (await this.#send('PUT', p.Bucket, p.Key, headers)).body.toString('utf8');
     // CopyObject can fail after its 200 status line: the error then arrives in the body.
     if (/<Error>/.test(text)) throw errorFrom(text, 200, 'InternalError');
     const etag = /<ETag>([^<]*)<\/ETag>/.exec(text)?.[1];
@@ -180,11 +189,36 @@ export class LeanS3 {
     if (p.StorageClass) headers['x-amz-storage-class'] = p.StorageClass;
     if (p.ServerSideEncryption) headers['x-amz-server-side-encryption'] = p.ServerSideEncryption;
     if (p.SSEKMSKeyId) headers['x-amz-server-side-encryption-aws-kms-key-id'] = p.SSEKMSKeyId;
-    const { etag } = await this.#send('PUT', p.Bucket, p.Key, headers, p.Body);
-    return { ETag: etag };
+    const { headers: got } = await this.#send('PUT', p.Bucket, p.Key, headers, p.Body);
+    return { ETag: got.etag as string | undefined };
   }
 
-  async #send(method: string, bucket: string, key: string, extra: Record<string, string>, body?: Buffer, redirected = false): Promise<{ text: string; etag?: string }> {
+  /** GetObject of a small object, whole, with the headers a pull needs. */
+  async getObject(p: { Bucket: string; Key: string; IfMatch?: string }): Promise<LeanGot> {
+    const { body, headers } = await this.#send('GET', p.Bucket, p.Key, p.IfMatch ? { 'if-match': p.IfMatch } : {});
+    const metadata: Record<string, string> = {};
+    for (const [name, value] of Object.entries(headers)) {
+      if (name.startsWith('x-amz-meta-') && typeof value === 'string') metadata[name.slice('x-amz-meta-'.length)] = value;
+    }
+    const modified = headers['last-modified'] as string | undefined;
+    return {
+      Body: body,
+      ETag: headers.etag as string | undefined,
+      Metadata: metadata,
+      LastModified: modified ? new Date(modified) : undefined,
+      ServerSideEncryption: headers['x-amz-server-side-encryption'] as string | undefined,
+      SSECustomerAlgorithm: headers['x-amz-server-side-encryption-customer-algorithm'] as string | undefined,
+    };
+  }
+
+  async #send(
+    method: string,
+    bucket: string,
+    key: string,
+    extra: Record<string, string>,
+    payload?: Buffer,
+    redirected = false,
+  ): Promise<{ body: Buffer; headers: http.IncomingHttpHeaders }> {
     const credentials = (await this.#client.config.credentials()) as Credentials;
     const region = this.#bucketRegions.get(bucket) ?? (await this.#client.config.region());
     let url: URL;
@@ -196,13 +230,14 @@ export class LeanS3 {
       url = new URL(`https://${bucket}.s3.${region}.amazonaws.com/${encodeKey(key)}`);
     }
     const headers = signV4({ method, host: url.host, path: url.pathname, headers: extra, region, credentials, date: new Date() });
-    const { status, text, bucketRegion, etag } = await request(url, method, headers, body);
-    if (status >= 200 && status < 300) return { text, etag };
-    if (!redirected && bucketRegion && bucketRegion !== region && (status === 301 || status === 400)) {
+    const res = await request(url, method, headers, payload);
+    if (res.status >= 200 && res.status < 300) return res;
+    const bucketRegion = res.headers['x-amz-bucket-region'] as string | undefined;
+    if (!redirected && bucketRegion && bucketRegion !== region && (res.status === 301 || res.status === 400)) {
       this.#bucketRegions.set(bucket, bucketRegion);
-      return this.#send(method, bucket, key, extra, body, true);
+      return this.#send(method, bucket, key, extra, payload, true);
     }
-    throw errorFrom(text, status, `Http${status}`);
+    throw errorFrom(res.body.toString('utf8'), res.status, `Http${res.status}`);
   }
 }
 
@@ -217,7 +252,7 @@ function request(
   method: string,
   headers: Record<string, string>,
   body?: Buffer,
-): Promise<{ status: number; text: string; bucketRegion?: string; etag?: string }> {
+): Promise<{ status: number; body: Buffer; headers: http.IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
     const secure = url.protocol === 'https:';
     const req = (secure ? https : http).request(
@@ -227,14 +262,7 @@ function request(
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', reject);
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            text: Buffer.concat(chunks).toString('utf8'),
-            bucketRegion: res.headers['x-amz-bucket-region'] as string | undefined,
-            etag: res.headers.etag,
-          }),
-        );
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), headers: res.headers }));
       },
     );
     req.on('timeout', () => req.destroy(Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' })));

@@ -1,11 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, utimes } from 'node:fs/promises';
+import { mkdir, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import path from 'node:path';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { countRetries, emptyResult, type ManifestResult, tally } from './copy.ts';
+import { type LeanGot, LeanS3 } from './lean-s3.ts';
 import { IntegrityError } from './transfer.ts';
 import { jobKeys, type PullJob } from './job.ts';
 import { keyFilter, type ListedObject, listObjects } from './listing.ts';
@@ -93,11 +94,15 @@ async function pullManifest(job: PullJob, manifest: string, entries: ListedObjec
   const started = Date.now();
   const result: ManifestResult = { ...emptyResult(manifest, entries.length), doneThrough: entries.length };
   const onRetry = countRetries(result, deps.pool, deps.progress);
+  const leanPath = await LeanS3.for(client);
+  const lean = leanPath?.handles(job.source.bucket) ? leanPath : undefined;
   const downloads: Promise<void>[] = [];
   for (const entry of entries) {
     await deps.pool.ready();
     const file = path.join(job.destination.path, entry.key);
-    const work = withRetry(() => deps.pool.run(() => download(job, entry, file, client, made)), onRetry).then(() => deps.progress.bytes(entry.size));
+    const work = withRetry(() => deps.pool.run(() => download(job, entry, file, client, lean, made)), onRetry).then(() =>
+      deps.progress.bytes(entry.size),
+    );
     downloads.push(tally(result, deps.progress, entry.key, entry.size, work.catch(collision(entry.key))));
   }
   await Promise.all(downloads);
@@ -115,26 +120,40 @@ function collision(key: string) {
   };
 }
 
-async function download(job: PullJob, entry: ListedObject, file: string, client: S3Client, made: Set<string>): Promise<void> {
+/** Objects up to this size are fetched whole on the lean path; larger ones are streamed to disk. */
+const SMALL_OBJECT = 1024 * 1024;
+
+async function download(job: PullJob, entry: ListedObject, file: string, client: S3Client, lean: LeanS3 | undefined, made: Set<string>): Promise<void> {
   const dir = path.dirname(file);
   if (!made.has(dir)) {
     await mkdir(dir, { recursive: true });
     made.add(dir);
   }
-  const got = await client.send(new GetObjectCommand({ Bucket: job.source.bucket, Key: job.source.prefix + entry.key, IfMatch: entry.etag }));
+  const request = { Bucket: job.source.bucket, Key: job.source.prefix + entry.key, IfMatch: entry.etag };
   const tmp = `${file}.ferry-${randomBytes(4).toString('hex')}.tmp`;
   try {
-    // Streamed to disk (memory does not grow with the object), counted and hashed on the way.
+    let got: Pick<LeanGot, 'Metadata' | 'LastModified' | 'ServerSideEncryption' | 'SSECustomerAlgorithm'>;
     const hash = createHash('md5');
     let bytes = 0;
-    const count = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        hash.update(chunk);
-        bytes += chunk.length;
-        done(null, chunk);
-      },
-    });
-    await pipeline(got.Body as Readable, count, createWriteStream(tmp));
+    if (lean && entry.size <= SMALL_OBJECT) {
+      const whole = await lean.getObject(request);
+      hash.update(whole.Body);
+      bytes = whole.Body.length;
+      await writeFile(tmp, whole.Body);
+      got = whole;
+    } else {
+      // Streamed to disk (memory does not grow with the object), counted and hashed on the way.
+      const streamed = await client.send(new GetObjectCommand(request));
+      const count = new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          hash.update(chunk);
+          bytes += chunk.length;
+          done(null, chunk);
+        },
+      });
+      await pipeline(streamed.Body as Readable, count, createWriteStream(tmp));
+      got = { ...streamed, Metadata: streamed.Metadata ?? {} };
+    }
     if (bytes !== entry.size) throw new IntegrityError('SizeMismatch', `${entry.key}: got ${bytes} bytes, listed ${entry.size}`);
     // A single-part ETag is the MD5 of the bytes, except under SSE-KMS or SSE-C.
     const etag = entry.etag?.replaceAll('"', '');
@@ -142,7 +161,7 @@ async function download(job: PullJob, entry: ListedObject, file: string, client:
     if (!encrypted && etag && /^[0-9a-f]{32}$/.test(etag) && etag !== hash.digest('hex')) {
       throw new IntegrityError('ChecksumMismatch', `${entry.key}: the bytes read do not match the ETag ${etag}`);
     }
-    const mtime = Number(got.Metadata?.mtime);
+    const mtime = Number(got.Metadata.mtime);
     const when = Number.isFinite(mtime) && mtime > 0 ? new Date(mtime * 1000) : (got.LastModified ?? new Date());
     await utimes(tmp, when, when);
     await rename(tmp, file);

@@ -1,10 +1,10 @@
 #!/usr/bin/env -S node --disable-warning=ExperimentalWarning
-// Push of a directory tree to the embedded endpoint: 20,000 x 4 KB files, then 16 x 64 MiB files,
-// with ferry at its defaults, rclone (--transfers 64 --checkers 64) and aws-cli v2
-// (max_concurrent_requests 64), in one run.
-//   node bench/push.ts [small-files] [tools...]      (0 small files: the large set only)
+// Push of a directory tree to the embedded endpoint, then pull of it back to disk: 20,000 x 4 KB
+// files, then 16 x 64 MiB files, with ferry at its defaults, rclone (--transfers 64 --checkers 64)
+// and aws-cli v2 (max_concurrent_requests 64), in one run.
+//   node bench/push-pull.ts [small-files] [tools...]      (0 small files: the large set only)
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
@@ -49,6 +49,25 @@ for (const set of sets) {
       process.stderr.write(`bench: ${tool} ${set.name} FAILED: ${(err as Error).message}\n`);
     }
   }
-  process.stdout.write(`\n${set.name}: ${set.files} x ${set.size} bytes\n${table(runs)}\n`);
+  process.stdout.write(`\npush, ${set.name}: ${set.files} x ${set.size} bytes\n${table(runs)}\n`);
+
+  // Pull: every tool reads back the same bucket (the first complete push) into a fresh directory.
+  const from = runs.find((r) => r.objects === set.files);
+  if (!from) continue;
+  const pulls: (Measured & { objects: number; bytes: number })[] = [];
+  for (const tool of tools) {
+    const into = path.join(work, `pulled-${set.name}-${tool}`);
+    const [command, args, env] = await toolCommand(tool, `s3://push-${set.name}-${from.tool}`, into, server.endpoint, work);
+    execFileSync('sync');
+    try {
+      const m = await timed(`${tool}-pull-${set.name}`, command, args, env, work);
+      const objects = (await readdir(into, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).length;
+      pulls.push({ ...m, tool, objects, bytes: objects * set.size });
+      process.stderr.write(`bench: ${tool} pull ${set.name} done in ${m.seconds} s\n`);
+    } catch (err) {
+      process.stderr.write(`bench: ${tool} pull ${set.name} FAILED: ${(err as Error).message}\n`);
+    }
+  }
+  process.stdout.write(`\npull, ${set.name}: ${set.files} x ${set.size} bytes\n${table(pulls)}\n`);
 }
 await server.stop();
