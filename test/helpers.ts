@@ -10,11 +10,9 @@ import { type EmbeddedServer, embeddedClient, startEmbedded } from '../lib/local
 
 export const FERRY = fileURLToPath(new URL('../bin/ferry.ts', import.meta.url));
 
-export const clientFor = embeddedClient;
-
 export async function serverWithBuckets(...buckets: string[]): Promise<{ server: EmbeddedServer; client: S3Client }> {
   const server = await startEmbedded();
-  const client = clientFor(server.endpoint);
+  const client = embeddedClient(server.endpoint);
   try {
     for (const Bucket of buckets) await client.send(new CreateBucketCommand({ Bucket }));
   } catch (err) {

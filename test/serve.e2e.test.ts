@@ -5,7 +5,8 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { describe, it } from 'node:test';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { clientFor, FERRY, localEnv } from './helpers.ts';
+import { embeddedClient } from '../lib/local/server.ts';
+import { FERRY, localEnv } from './helpers.ts';
 
 async function canListen(port: number): Promise<boolean> {
   const server = net.createServer();
@@ -42,7 +43,7 @@ describe('ferry serve', () => {
     while (!stderr.includes('Ctrl-C') && !exited) await new Promise((r) => setTimeout(r, 50));
     assert.ok(!exited, stderr);
     assert.match(stderr, new RegExp(`endpoint at http://127\\.0\\.0\\.1:${port}`));
-    const client = clientFor(`http://127.0.0.1:${port}`);
+    const client = embeddedClient(`http://127.0.0.1:${port}`);
     await client.send(new CreateBucketCommand({ Bucket: 'by-hand' }));
     await client.send(new PutObjectCommand({ Bucket: 'by-hand', Key: 'a b', Body: 'hello' }));
     const got = await client.send(new GetObjectCommand({ Bucket: 'by-hand', Key: 'a b' }));

@@ -54,4 +54,3 @@ async function followMapRun(sfn: SFNClient, executionArn: string, progress: Prog
 }
 
 export type { Report };
-export { runLocal } from '../local/run-copy.ts';

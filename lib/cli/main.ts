@@ -25,7 +25,8 @@ import { push } from '../core/push.ts';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { embeddedClient, startEmbedded } from '../local/server.ts';
 import { LOCAL_STATE_MACHINE_ARN, startStepFunctionsEndpoint } from '../local/sfn-endpoint.ts';
-import { type Report, runAws, runLocal } from './engines.ts';
+import { runLocal } from '../local/run-copy.ts';
+import { type Report, runAws } from './engines.ts';
 import { ProgressLine } from './progress.ts';
 import { formatBytes, parseSize } from './size.ts';
 

@@ -14,8 +14,8 @@ const clients = new Map<string, S3Client>();
 
 const silent = { trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 
-/** Sockets per client: above any pool limit, so the pool, not the agent, is what bounds concurrency. */
-const MAX_SOCKETS = 1024;
+/** Keep-alive sockets, more than any pool limit: the pool, not the agent, bounds concurrency. */
+export const AGENT_OPTIONS = Object.freeze({ keepAlive: true, maxSockets: 1024, keepAliveMsecs: 10_000 });
 
 /**
  * One S3 client per endpoint + profile + region, created once and reused, over keep-alive
@@ -27,7 +27,6 @@ export function s3Client(config: EndpointConfig): S3Client {
   const id = JSON.stringify([endpoint, config.profile, config.region]);
   let client = clients.get(id);
   if (!client) {
-    const agentOptions = { keepAlive: true, maxSockets: MAX_SOCKETS, keepAliveMsecs: 10_000 };
     client = new S3Client({
       endpoint,
       profile: config.profile,
@@ -44,8 +43,8 @@ export function s3Client(config: EndpointConfig): S3Client {
         responseChecksumValidation: 'WHEN_REQUIRED' as const,
       }),
       requestHandler: new NodeHttpHandler({
-        httpAgent: new http.Agent(agentOptions),
-        httpsAgent: new https.Agent(agentOptions),
+        httpAgent: new http.Agent(AGENT_OPTIONS),
+        httpsAgent: new https.Agent(AGENT_OPTIONS),
         connectionTimeout: 10_000,
         requestTimeout: 60_000,
       }),

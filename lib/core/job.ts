@@ -74,7 +74,6 @@ export const jobKeys = {
   plan: (jobId: string) => `${jobId}/plan.json`,
   checkpoint: (jobId: string, manifest: string) => `${jobId}/checkpoints/${baseName(manifest)}.json`,
   result: (jobId: string, manifest: string) => `${jobId}/results/${baseName(manifest)}.json`,
-  results: (jobId: string) => `${jobId}/results/`,
   scan: (jobId: string) => `${jobId}/scan.json`,
   mapResults: (jobId: string) => `${jobId}/map-results`,
   report: (jobId: string) => `${jobId}/report.json`,

@@ -1,6 +1,6 @@
-import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { classify, JobStoreError, TransientError } from './errors.ts';
 
 /**
@@ -17,8 +17,6 @@ export interface JobStore {
   unlocate(fullKey: string): string;
   get(key: string): Promise<string | undefined>;
   put(key: string, body: string): Promise<void>;
-  /** Keys under `prefix`, sorted. */
-  list(prefix: string): Promise<string[]>;
 }
 
 export async function getJson<T>(store: JobStore, key: string): Promise<T> {
@@ -60,20 +58,6 @@ export class DirectoryJobStore implements JobStore {
     const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
     await writeFile(tmp, body);
     await rename(tmp, file);
-  }
-
-  async list(prefix: string): Promise<string[]> {
-    const dir = this.#path(prefix);
-    try {
-      const names = await readdir(dir);
-      return names
-        .filter((n) => !n.endsWith('.tmp'))
-        .map((n) => `${prefix.replace(/\/?$/, '/')}${n}`)
-        .sort();
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw err;
-    }
   }
 
   #path(key: string): string {
@@ -122,19 +106,6 @@ export class S3JobStore implements JobStore {
     } catch (err) {
       throw storeError(err);
     }
-  }
-
-  async list(prefix: string): Promise<string[]> {
-    const keys: string[] = [];
-    let token: string | undefined;
-    do {
-      const out = await this.#client.send(
-        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.locate(prefix), ContinuationToken: token }),
-      );
-      for (const o of out.Contents ?? []) if (o.Key) keys.push(o.Key.slice(this.#prefix.length));
-      token = out.NextContinuationToken;
-    } while (token);
-    return keys;
   }
 }
 

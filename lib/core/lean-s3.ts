@@ -10,6 +10,7 @@ import { createHash, createHmac } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { AGENT_OPTIONS } from './clients.ts';
 
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
@@ -117,9 +118,8 @@ export class S3RequestError extends Error {
 
 const leanPaths = new WeakMap<S3Client, Promise<LeanS3 | undefined>>();
 
-const agentOptions = { keepAlive: true, maxSockets: 1024, keepAliveMsecs: 10_000 };
-const httpAgent = new http.Agent(agentOptions);
-const httpsAgent = new https.Agent(agentOptions);
+const httpAgent = new http.Agent(AGENT_OPTIONS);
+const httpsAgent = new https.Agent(AGENT_OPTIONS);
 
 export class LeanS3 {
   readonly #client: S3Client;

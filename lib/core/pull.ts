@@ -14,8 +14,6 @@ import { type Report, reportInProcessJob, type ScanResult } from './report.ts';
 import type { InProcessDeps } from './push.ts';
 import { withRetry } from './retry.ts';
 
-export type PullDeps = InProcessDeps;
-
 const MANIFESTS_IN_FLIGHT = 4;
 
 /** Why a key cannot become a file under the destination directory, or undefined when it can. */
@@ -36,7 +34,7 @@ export function unsafeKey(key: string): string | undefined {
  * '/' become directories; keys that would leave the directory (absolute, `..`) or alias another
  * (`.`, `//`) are refused and reported, as are keys colliding with a file or directory (`a` and `a/b`).
  */
-export async function pull(job: PullJob, deps: PullDeps): Promise<Report> {
+export async function pull(job: PullJob, deps: InProcessDeps): Promise<Report> {
   const { store, progress } = deps;
   const root = job.destination.path;
   const wanted = keyFilter(job.include, job.exclude);
@@ -90,7 +88,7 @@ export async function pull(job: PullJob, deps: PullDeps): Promise<Report> {
   return reportInProcessJob(store, job, { manifests, objects, bytes }, scan);
 }
 
-async function pullManifest(job: PullJob, manifest: string, entries: ListedObject[], client: S3Client, made: Set<string>, deps: PullDeps) {
+async function pullManifest(job: PullJob, manifest: string, entries: ListedObject[], client: S3Client, made: Set<string>, deps: InProcessDeps) {
   const started = Date.now();
   const result: ManifestResult = { ...emptyResult(manifest, entries.length), doneThrough: entries.length };
   const onRetry = countRetries(result, deps.pool, deps.progress);

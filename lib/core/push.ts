@@ -19,8 +19,6 @@ export interface InProcessDeps {
   readonly progress: ProgressSink & { planningDone: boolean };
 }
 
-export type PushDeps = InProcessDeps;
-
 /** Manifests being uploaded at once: enough to keep the pool busy, few enough to bound memory. */
 const MANIFESTS_IN_FLIGHT = 4;
 /** A slow walk still hands out work this often, so uploads start in the first second. */
@@ -32,7 +30,7 @@ const FLUSH_EVERY_MS = 1000;
  * Symlinks, fifos, sockets and devices are skipped and counted; names S3 cannot hold (not UTF-8,
  * keys over 1,024 bytes) and unreadable entries are reported as failed, never renamed.
  */
-export async function push(job: PushJob, deps: PushDeps): Promise<Report> {
+export async function push(job: PushJob, deps: InProcessDeps): Promise<Report> {
   const { store, progress } = deps;
   const wanted = keyFilter(job.include, job.exclude);
   const client = deps.s3(job.destination);
@@ -92,7 +90,7 @@ function codeOf(reason: string): string {
   return { 'invalid-name': 'InvalidName', 'key-too-long': 'KeyTooLong', unreadable: 'Unreadable' }[reason] ?? 'NotTransferable';
 }
 
-async function uploadManifest(job: PushJob, manifest: string, files: WalkedFile[], client: S3Client, deps: PushDeps): Promise<void> {
+async function uploadManifest(job: PushJob, manifest: string, files: WalkedFile[], client: S3Client, deps: InProcessDeps): Promise<void> {
   const started = Date.now();
   // Written once, when every file has its outcome: a manifest of a push is never half-reported.
   const result: ManifestResult = { ...emptyResult(manifest, files.length), doneThrough: files.length };
