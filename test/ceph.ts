@@ -31,8 +31,17 @@ async function freePort(): Promise<number> {
 export async function startRadosgw(options: { cephfs?: boolean } = {}): Promise<Radosgw> {
   const dir = await tempDir();
   const port = await freePort();
+  const monPort = await freePort();
   const cephfs = options.cephfs ? `${dir}/cephfs` : undefined;
-  const { stdout } = await run('bash', [SCRIPT, 'start', dir, String(port), ...(cephfs ? [cephfs] : [])], { timeout: 120_000 });
+  const start = run('bash', [SCRIPT, 'start', dir, String(port), ...(cephfs ? [cephfs] : [])], {
+    timeout: 120_000,
+    env: { ...process.env, MON_PORT: String(monPort) },
+  });
+  // A start that fails half-way leaves daemons running: end them before reporting the failure.
+  const { stdout } = await start.catch(async (err) => {
+    await run('bash', [SCRIPT, 'stop', dir]).catch(() => {});
+    throw err;
+  });
   const endpoint = stdout.trim().split('\n').pop() as string;
   const client = new S3Client({
     endpoint,

@@ -1,11 +1,14 @@
 // Shared by the tests: the embedded endpoint on a random loopback port, clients for it, and the
 // real CLI run as a child process (the way users run it).
 import { spawn } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdir, mkdtemp, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
+import assert from 'node:assert/strict';
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { bodyOf } from '../lib/local/dataset.ts';
 import { type EmbeddedServer, embeddedClient, startEmbedded } from '../lib/local/server.ts';
 
 export const FERRY = fileURLToPath(new URL('../bin/ferry.ts', import.meta.url));
@@ -66,3 +69,84 @@ export function runFerry(args: readonly string[], options: { env?: NodeJS.Proces
     child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
 }
+
+/** A ferry process left running: its output so far, a wait for a line of stderr, and its end. */
+export interface RunningFerry {
+  readonly child: ReturnType<typeof spawn>;
+  readonly output: { stdout: string; stderr: string };
+  waitForStderr(pattern: RegExp, timeoutMs?: number): Promise<void>;
+  readonly done: Promise<FerryRun>;
+}
+
+export function startFerry(args: readonly string[], options: { env?: NodeJS.ProcessEnv } = {}): RunningFerry {
+  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', FERRY, ...args], {
+    env: options.env ?? localEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output = { stdout: '', stderr: '' };
+  child.stdout?.on('data', (d) => (output.stdout += d));
+  child.stderr?.on('data', (d) => (output.stderr += d));
+  const done = new Promise<FerryRun>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('exit', (code, signal) => resolve({ code: code ?? (signal ? -1 : 0), ...output }));
+  });
+  return {
+    child,
+    output,
+    done,
+    async waitForStderr(pattern, timeoutMs = 60_000) {
+      const until = Date.now() + timeoutMs;
+      while (!pattern.test(output.stderr)) {
+        if (Date.now() > until) throw new Error(`no ${pattern} on stderr within ${timeoutMs} ms:\n${output.stderr}`);
+        if (child.exitCode !== null) throw new Error(`ferry exited (${child.exitCode}) before ${pattern}:\n${output.stderr}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+  };
+}
+
+export async function listAll(client: S3Client, bucket: string, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    for (const o of page.Contents ?? []) keys.push((o.Key as string).slice(prefix.length));
+    token = page.NextContinuationToken;
+  } while (token);
+  return keys.sort();
+}
+
+export async function writeTree(root: string, files: readonly { key: string; size: number }[], mtime: Date): Promise<void> {
+  for (const f of files) {
+    const file = path.join(root, f.key);
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, bodyOf(f));
+    await utimes(file, mtime, mtime);
+  }
+}
+
+export async function assertPushed(client: S3Client, bucket: string, prefix: string, files: readonly { key: string; size: number }[]): Promise<void> {
+  assert.deepEqual(await listAll(client, bucket, prefix), files.map((f) => f.key).sort());
+  for (const f of files) {
+    const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: prefix + f.key }));
+    const body = Buffer.from(await (got.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
+    assert.ok(body.equals(bodyOf(f)), f.key);
+  }
+}
+
+/** A queue with a dead-letter queue, as the CDK app makes them (short timeouts for the test). */
+export async function queueWithDlq(sqs: SQSClient, name: string, visibilitySeconds: number, maxReceiveCount: number): Promise<string> {
+  const dlq = await sqs.send(new CreateQueueCommand({ QueueName: `${name}-dlq` }));
+  const dlqArn = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ['QueueArn'] }));
+  const q = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: name,
+      Attributes: {
+        VisibilityTimeout: String(visibilitySeconds),
+        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn.Attributes?.QueueArn, maxReceiveCount }),
+      },
+    }),
+  );
+  return q.QueueUrl as string;
+}
+

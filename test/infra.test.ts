@@ -117,6 +117,48 @@ describe('CDK app', () => {
     assert.ok(invoke.length >= 1);
   });
 
+  it('work queue: encrypted, TLS-only, dead letters after 5 receives, an alarm on the first dead letter', () => {
+    const queues = jobs.findResources('AWS::SQS::Queue');
+    assert.equal(Object.keys(queues).length, 2);
+    for (const q of Object.values(queues)) assert.equal(q.Properties.SqsManagedSseEnabled, true);
+    jobs.hasResourceProperties('AWS::SQS::Queue', {
+      VisibilityTimeout: 300,
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^WorkDeadLetters'), 'Arn'] }, maxReceiveCount: 5 },
+    });
+    const tlsDenials = Object.values(jobs.findResources('AWS::SQS::QueuePolicy')).flatMap((p) => p.Properties.PolicyDocument.Statement);
+    assert.equal(tlsDenials.filter((st) => st.Effect === 'Deny' && st.Condition?.Bool?.['aws:SecureTransport'] === 'false').length, 2);
+    jobs.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Namespace: 'AWS/SQS',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('^WorkDeadLetters'), 'QueueName'] } }],
+    });
+    const outputs = jobs.findOutputs('*');
+    assert.ok(outputs.WorkQueueUrl && outputs.PusherPolicyArn && outputs.JobBucketName);
+  });
+
+  it('pusher policy: the queues, job data, and the named buckets; never delete, never "*"', () => {
+    const [policy] = Object.values(jobs.findResources('AWS::IAM::ManagedPolicy'));
+    assert.ok(policy);
+    const statements = policy.Properties.PolicyDocument.Statement as (Statement & { Sid: string })[];
+    const bySid = Object.fromEntries(statements.map((st) => [st.Sid, st]));
+    assert.deepEqual(Object.keys(bySid).sort(), [
+      'CollectDeadLetters', 'FindJobBucket', 'ListDestinations', 'ListSources', 'ReadSources', 'ReadWriteJobs', 'TakeAndSendManifests', 'WriteDestinations',
+    ]);
+    for (const st of statements) {
+      assert.equal(st.Effect, 'Allow');
+      assert.notEqual(st.Resource, '*', st.Sid);
+      assert.ok(!actions(st).some((a) => a.includes('*') || a.startsWith('s3:Delete')), st.Sid);
+    }
+    assert.deepEqual(actions(bySid.WriteDestinations as Statement), ['s3:PutObject', 's3:GetObject', 's3:AbortMultipartUpload']);
+    assert.match(JSON.stringify(bySid.WriteDestinations?.Resource), /:s3:::dst-a\/\*/);
+    assert.ok(!JSON.stringify(bySid.WriteDestinations?.Resource).includes('src-'), 'sources are never writable');
+    assert.deepEqual(actions(bySid.ReadSources as Statement), ['s3:GetObject']);
+    assert.match(JSON.stringify(bySid.ReadWriteJobs?.Resource), /\/jobs\/\*/);
+    assert.ok(!actions(bySid.CollectDeadLetters as Statement).includes('sqs:SendMessage'));
+  });
+
   it('bundles handlers that load on Node 22', async () => {
     const manifest = JSON.parse(await readFile(path.join(outdir, 'Ferry.assets.json'), 'utf8'));
     const assets = Object.values(manifest.files as Record<string, { source: { path: string; packaging?: string } }>).filter(

@@ -71,6 +71,30 @@ describe('ferry copy DIR s3://B/P (push in one process)', () => {
     }
   });
 
+  it('pushed again, skips what is unchanged at the destination and sends what changed', async () => {
+    const dir = path.join(await tempDir(), 'again');
+    const files = FILES.filter((f) => f.size < MiB);
+    for (const f of files) {
+      await mkdir(path.dirname(path.join(dir, f.key)), { recursive: true });
+      await writeFile(path.join(dir, f.key), bodyOf(f));
+    }
+    const args = ['copy', dir, 's3://push-dst/again', '--json', '--manifest-max-entries', '40'];
+    const first = await runFerry([...args, '--job-dir', await tempDir()], { env });
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(JSON.parse(first.stdout).objects.copied, files.length);
+    // One file changes after its upload (a later mtime, the same size), one keeps its mtime but grows.
+    await new Promise((r) => setTimeout(r, 1100)); // LastModified has whole seconds
+    await writeFile(path.join(dir, 'a.txt'), 'changed text'); // 12 bytes, as before
+    await writeFile(path.join(dir, 'many/0003.dat'), Buffer.alloc(5000, 7));
+    const second = await runFerry([...args, '--job-dir', await tempDir()], { env });
+    assert.equal(second.code, 0, second.stderr);
+    assert.deepEqual(JSON.parse(second.stdout).objects, { total: files.length, copied: 2, skipped: files.length - 2, failed: 0 });
+    const got = await client.send(new GetObjectCommand({ Bucket: 'push-dst', Key: 'again/a.txt' }));
+    assert.equal(await (got.Body as { transformToString(): Promise<string> }).transformToString(), 'changed text');
+    const grown = await client.send(new GetObjectCommand({ Bucket: 'push-dst', Key: 'again/many/0003.dat' }));
+    assert.equal(grown.ContentLength, 5000);
+  });
+
   it('skips symlinks and fifos (counted), reports names S3 cannot hold, pushes the rest', async () => {
     const odd = path.join(await tempDir(), 'odd');
     await mkdir(path.join(odd, 'd'), { recursive: true });

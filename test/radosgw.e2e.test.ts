@@ -9,7 +9,8 @@ import { CreateBucketCommand, GetObjectCommand } from '@aws-sdk/client-s3';
 import { bodyOf, datasetSpecs, type ObjectSpec, uploadDataset, verifyAgainstSpecs } from '../lib/local/dataset.ts';
 import type { EmbeddedServer } from '../lib/local/server.ts';
 import { RGW_CREDENTIALS, type Radosgw, startRadosgw } from './ceph.ts';
-import { localEnv, runFerry, serverWithBuckets, tempDir } from './helpers.ts';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { assertPushed, localEnv, queueWithDlq, runFerry, serverWithBuckets, startFerry, tempDir, writeTree } from './helpers.ts';
 
 const MiB = 1024 * 1024;
 
@@ -21,7 +22,7 @@ describe('ferry copy on radosgw', () => {
 
   before(async () => {
     rgw = await startRadosgw({ cephfs: true });
-    for (const Bucket of ['rgw-src', 'rgw-dst', 'rgw-from-local', 'rgw-denied', 'rgw-pushed']) await rgw.client.send(new CreateBucketCommand({ Bucket }));
+    for (const Bucket of ['rgw-src', 'rgw-dst', 'rgw-from-local', 'rgw-denied', 'rgw-pushed', 'rgw-fleet', 'rgw-jobs']) await rgw.client.send(new CreateBucketCommand({ Bucket }));
     specs = datasetSpecs(150, [6 * MiB + 1]);
     await uploadDataset(rgw.client, 'rgw-src', specs);
     embedded = await serverWithBuckets('local-from-rgw', 'local-src');
@@ -74,6 +75,36 @@ describe('ferry copy on radosgw', () => {
       const body = Buffer.from(await (got.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
       assert.ok(body.equals(bodyOf(f)), f.key);
     }
+  });
+
+  it('fleet mode on CephFS: a scan and two workers over SQS, one killed -9 in the middle; every byte on radosgw', async () => {
+    const root = path.join(rgw.cephfs as string, 'fleet');
+    const files = Array.from({ length: 300 }, (_, i) => ({ key: `p${i % 5}/q${i % 3}/file-${i}.dat`, size: 500 + ((i * 4099) % 40_000) }));
+    files.push({ key: 'large/eighteen.bin', size: 18 * MiB + 3 });
+    const mtime = new Date('2026-01-02T03:04:05.678Z');
+    await writeTree(root, files, mtime);
+    const sqs = new SQSClient({ endpoint: embedded.server.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    const queue = await queueWithDlq(sqs, 'cephfs', 3, 5);
+    const rgwOptions = ['--endpoint-url', rgw.endpoint];
+    const scan = startFerry(['scan', root, '--to', 's3://rgw-fleet/f', '--queue', queue, '--job-bucket', 'rgw-jobs', '--manifest-max-entries', '15', '--json', ...rgwOptions], { env });
+    const workers = ['--queue', queue, '--idle-exit', '8', ...rgwOptions];
+    const doomed = startFerry(['work', ...workers, '--concurrency', '2'], { env });
+    const survivor = startFerry(['work', ...workers], { env });
+    await doomed.waitForStderr(/copied/);
+    doomed.child.kill('SIGKILL');
+    assert.equal((await survivor.done).code, 0, survivor.output.stderr);
+    const done = await scan.done;
+    assert.equal(done.code, 0, done.stderr);
+    const out = JSON.parse(done.stdout);
+    assert.equal(out.objects.total, files.length);
+    assert.equal(out.objects.copied + out.objects.skipped, files.length);
+    assert.equal(out.objects.failed, 0);
+    await assertPushed(rgw.client, 'rgw-fleet', 'f/', files);
+
+    // Pushed again: every file is at the destination, unchanged since, and skipped without a request each.
+    const again = await runFerry(['copy', root, 's3://rgw-fleet/f', '--json', '--job-dir', await tempDir(), ...rgwOptions], { env });
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual(JSON.parse(again.stdout).objects, { total: files.length, copied: 0, skipped: files.length, failed: 0 });
   });
 
   it('wrong credentials: one line, exit 3, before anything is written', async () => {

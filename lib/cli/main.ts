@@ -1,20 +1,10 @@
 import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { type EndpointConfig, s3Client } from '../core/clients.ts';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { s3Client } from '../core/clients.ts';
 import { BadInputError, CannotRunError } from '../core/errors.ts';
-import {
-  type CopyJob,
-  type PullJob,
-  type PushJob,
-  DEFAULT_MANIFEST_MAX_BYTES,
-  DEFAULT_MANIFEST_MAX_ENTRIES,
-  defaultTransferOptions,
-  jobKeys,
-  loadJob,
-  newJobId,
-  type TransferOptions,
-} from '../core/job.ts';
+import { type CopyJob, jobKeys, loadJob, type PullJob, type PushJob } from '../core/job.ts';
 import { DirectoryJobStore, type JobStore, S3JobStore } from '../core/jobstore.ts';
 import { formatS3, overlaps, parseLocation, type S3Location } from '../core/locations.ts';
 import type { PlanState } from '../core/plan.ts';
@@ -22,19 +12,24 @@ import { checkDestination, checkSource } from '../core/preflight.ts';
 import { poolFor } from '../core/pool.ts';
 import { pull } from '../core/pull.ts';
 import { push } from '../core/push.ts';
-import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { embeddedClient, startEmbedded } from '../local/server.ts';
 import { LOCAL_STATE_MACHINE_ARN, startStepFunctionsEndpoint } from '../local/sfn-endpoint.ts';
 import { runLocal } from '../local/run-copy.ts';
+import { dropUndefined, finish, JOB_OPTIONS, jobBase, positiveInt, s3Location, sideConfig } from './common.ts';
 import { type Report, runAws } from './engines.ts';
+import { scanCommand, statusCommand, workCommand } from './fleet.ts';
 import { ProgressLine } from './progress.ts';
-import { formatBytes, parseSize } from './size.ts';
 
 export const USAGE = `usage: ferry <command> [options]
 
 commands:
   copy SRC DST     copy every object under s3://bucket[/prefix] to another s3://bucket[/prefix],
                    push a directory tree to s3://bucket[/prefix], or pull s3://bucket[/prefix] into a directory
+  scan SRC --to DST --queue URL --job-bucket NAME
+                   fleet mode: walk a directory (to s3://bucket[/prefix]) or list s3:// (to a directory)
+                   into manifests sent to an SQS queue, then follow the workers to the job's report
+  work --queue URL take manifests off the queue and do them (on any number of machines)
+  status JOB       where a job stands: phase, objects, bytes, rate, ETA (--job-dir, or --job-bucket)
   serve            run the embedded S3 + SQS endpoint on loopback, for trying ferry without AWS
 
 options of copy:
@@ -62,54 +57,47 @@ options of copy:
   --state-machine-arn ARN       the deployed copy state machine, for --engine aws (or FERRY_STATE_MACHINE_ARN)
   --job-bucket NAME             the deployed job bucket, for --engine aws (or FERRY_JOB_BUCKET)
 
+options of scan (besides those of copy that apply):
+  --to DST                      the destination: s3://bucket[/prefix] for a directory, a directory for s3://
+  --queue URL                   the SQS queue the workers read
+  --job-bucket NAME             the bucket holding the job (manifests, results, report), which workers read
+                                and write (or FERRY_JOB_BUCKET); reached like the S3 side of the job
+  --no-wait                     return once every manifest is queued (follow with ferry status JOB --wait)
+
+options of work:
+  --queue URL                   the SQS queue to take manifests from
+  --endpoint-url, --profile, --region, --concurrency   as for copy (this machine's own)
+  --root DIR                    where the job's directory is mounted on this machine (default: the scan's path)
+  --idle-exit SECONDS           stop once the queue has been empty this long (default: run until SIGTERM)
+
+options of status:
+  --job-dir DIR | --job-bucket NAME   where the job is (default .ferry/jobs)
+  --endpoint-url, --profile, --region  how to reach the job bucket
+  --wait                        follow a fleet job until every manifest is done, then write its report
+  --json                        print the status as JSON
+
 options of serve:
   --port N                      S3 + SQS on 127.0.0.1:N (default 4566), Step Functions on N+1
 
 exit codes: 0 done; 1 finished with failed objects; 2 bad usage or input; 3 could not run`;
 
 const COPY_OPTIONS = {
-  'endpoint-url': { type: 'string' },
-  'source-endpoint-url': { type: 'string' },
-  'dest-endpoint-url': { type: 'string' },
-  profile: { type: 'string' },
-  'source-profile': { type: 'string' },
-  'dest-profile': { type: 'string' },
-  region: { type: 'string' },
-  include: { type: 'string', multiple: true },
-  exclude: { type: 'string', multiple: true },
-  'dry-run': { type: 'boolean' },
-  concurrency: { type: 'string' },
+  ...JOB_OPTIONS,
   engine: { type: 'string' },
-  json: { type: 'boolean' },
-  'multipart-threshold': { type: 'string' },
-  'part-size': { type: 'string' },
-  'storage-class': { type: 'string' },
-  sse: { type: 'string' },
-  'sse-kms-key-id': { type: 'string' },
-  'job-dir': { type: 'string' },
   resume: { type: 'string' },
-  'follow-symlinks': { type: 'boolean' },
   'state-machine-arn': { type: 'string' },
-  'job-bucket': { type: 'string' },
-  // Tuning for tests and benchmarks: manifest bounds, and the local per-invocation time budget.
-  'manifest-max-entries': { type: 'string' },
+  // Tuning for tests: the local per-invocation time budget.
   'invocation-ms': { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
 } as const;
+
+type CopyValues = ReturnType<typeof parseCopyArgs>['values'];
+
+function parseCopyArgs(args: string[]) {
+  return parseArgs({ args, options: COPY_OPTIONS, allowPositionals: true, strict: true });
+}
 
 /** The job bucket `ferry serve` creates for the local Step Functions endpoint. */
 const LOCAL_JOB_BUCKET = 'ferry-jobs';
-
-const STORAGE_CLASSES = [
-  'STANDARD',
-  'REDUCED_REDUNDANCY',
-  'STANDARD_IA',
-  'ONEZONE_IA',
-  'INTELLIGENT_TIERING',
-  'GLACIER',
-  'DEEP_ARCHIVE',
-  'GLACIER_IR',
-];
 
 /** Runs one command; returns the exit code. Never throws: errors become one line on stderr. */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -117,6 +105,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     const [command, ...rest] = argv;
     if (command === 'copy') return await copyCommand(rest);
     if (command === 'serve') return await serveCommand(rest);
+    if (command === 'scan') return await scanCommand(rest, USAGE);
+    if (command === 'work') return await workCommand(rest, USAGE);
+    if (command === 'status') return await statusCommand(rest, USAGE);
     if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
       process.stdout.write(`${USAGE}\n`);
       return command === undefined ? 2 : 0;
@@ -133,21 +124,6 @@ function fail(err: unknown): number {
   process.stderr.write(`ferry: ${e.message}\n`);
   if (process.env.FERRY_DEBUG) process.stderr.write(`${e.stack}\n`);
   return code;
-}
-
-function positiveInt(text: string | undefined, option: string, fallback: number): number {
-  if (text === undefined) return fallback;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n <= 0) throw new BadInputError(`${option}: not a positive integer: "${text}"`);
-  return n;
-}
-
-function s3Location(text: string, role: string): S3Location {
-  const loc = parseLocation(text);
-  if (loc.kind !== 's3') {
-    throw new BadInputError(`${role} "${text}": copy takes s3:// or a directory as its source and s3:// as its destination`);
-  }
-  return loc;
 }
 
 async function copyCommand(args: string[]): Promise<number> {
@@ -214,12 +190,6 @@ async function copyCommand(args: string[]): Promise<number> {
   return finish(result, where, Boolean(o.json));
 }
 
-type CopyValues = ReturnType<typeof parseCopyArgs>['values'];
-
-function parseCopyArgs(args: string[]) {
-  return parseArgs({ args, options: COPY_OPTIONS, allowPositionals: true, strict: true });
-}
-
 /** Runs a job on the local engine; Ctrl-C leaves it resumable and says how. */
 async function runLocalJob(job: CopyJob, store: JobStore, progress: ProgressLine, o: CopyValues, resumeFrom?: PlanState): Promise<Report> {
   if (!o.json) process.stderr.write(`ferry: job ${job.jobId}: ${formatS3(job.source)} -> ${formatS3(job.destination)}\n`);
@@ -278,25 +248,6 @@ async function pullCommand(source: S3Location, dir: string, o: CopyValues): Prom
   return runInProcess(job, o, `${formatS3(source)} -> ${root}`, (deps) => pull(job, deps));
 }
 
-/** How one side is reached: its own options first, then the common ones. */
-function sideConfig(o: CopyValues, side: 'source' | 'dest'): EndpointConfig {
-  return { endpoint: o[`${side}-endpoint-url`] ?? o['endpoint-url'], profile: o[`${side}-profile`] ?? o.profile, region: o.region };
-}
-
-/** What every job takes from the command line, checked. */
-function jobBase(o: CopyValues) {
-  return {
-    jobId: newJobId(),
-    createdAt: new Date().toISOString(),
-    include: o.include ?? [],
-    exclude: o.exclude ?? [],
-    dryRun: Boolean(o['dry-run']),
-    transfer: transferOptions(o),
-    manifestMaxEntries: positiveInt(o['manifest-max-entries'], '--manifest-max-entries', DEFAULT_MANIFEST_MAX_ENTRIES),
-    manifestMaxBytes: DEFAULT_MANIFEST_MAX_BYTES,
-  };
-}
-
 /** Runs a push or pull in this process with a local job store and the progress line. */
 async function runInProcess(
   job: PushJob | PullJob,
@@ -327,67 +278,6 @@ async function resumeCopy(jobId: string, positionals: string[], o: CopyValues): 
   const progress = new ProgressLine({ quiet: Boolean(o.json) });
   const result = await runLocalJob(job, store, progress, o, saved ? (JSON.parse(saved) as PlanState) : undefined);
   return finish(result, (key) => path.join(dir, key), Boolean(o.json));
-}
-
-function finish(result: Report, where: (key: string) => string, json: boolean): number {
-  const reportPath = where(result.reportKey);
-  if (json) {
-    const { jobId, status, objects, bytes, durationMs } = result;
-    process.stdout.write(`${JSON.stringify({ jobId, status, objects, bytes, durationMs, reportPath })}\n`);
-  } else {
-    process.stderr.write(summary(result, reportPath, where(result.failuresKey)));
-  }
-  return result.status === 'failed' ? 1 : 0;
-}
-
-function transferOptions(o: { [k: string]: unknown }): TransferOptions {
-  const text = (k: string) => o[k] as string | undefined;
-  const concurrency = text('concurrency');
-  const storageClass = text('storage-class');
-  const sse = text('sse');
-  if (storageClass !== undefined && !STORAGE_CLASSES.includes(storageClass)) {
-    throw new BadInputError(`--storage-class: one of ${STORAGE_CLASSES.join(', ')}`);
-  }
-  if (sse !== undefined && sse !== 'AES256' && sse !== 'aws:kms') throw new BadInputError('--sse: AES256 or aws:kms');
-  if (text('sse-kms-key-id') && sse !== 'aws:kms') throw new BadInputError('--sse-kms-key-id needs --sse aws:kms');
-  const partSize = text('part-size') ? parseSize(text('part-size') as string, '--part-size') : 0;
-  if (partSize && (partSize < 5 * 1024 * 1024 || partSize > 5 * 1024 ** 3)) {
-    throw new BadInputError('--part-size: between 5MiB and 5GiB (S3 limits)');
-  }
-  const threshold = text('multipart-threshold')
-    ? parseSize(text('multipart-threshold') as string, '--multipart-threshold')
-    : defaultTransferOptions.multipartThreshold;
-  if (threshold > 5 * 1024 ** 3) throw new BadInputError('--multipart-threshold: at most 5GiB (the largest single copy)');
-  return Object.freeze({
-    multipartThreshold: threshold,
-    partSize,
-    concurrency: concurrency === undefined || concurrency === 'auto' ? 0 : positiveInt(concurrency, '--concurrency', 0),
-    ...(storageClass && { storageClass }),
-    ...(sse && { sse }),
-    ...(text('sse-kms-key-id') && { sseKmsKeyId: text('sse-kms-key-id') }),
-  });
-}
-
-function dropUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-function summary(r: Report, reportPath: string, failuresPath: string): string {
-  const seconds = r.durationMs / 1000;
-  const lines = [
-    `ferry: ${r.status}: ${r.objects.copied.toLocaleString('en-US')} of ${r.objects.total.toLocaleString('en-US')} objects copied` +
-      ` (${formatBytes(r.bytes.copied)} of ${formatBytes(r.bytes.total)}) in ${seconds.toFixed(1)} s` +
-      `, ${(r.objects.copied / Math.max(seconds, 0.001)).toFixed(0)} obj/s, ${r.retries} retries`,
-  ];
-  if (r.error) lines.push(`ferry: the copy stage failed: ${r.error}`);
-  if (r.objects.failed > 0) {
-    const codes = Object.entries(r.failuresByCode)
-      .map(([c, n]) => `${c} ${n}`)
-      .join(', ');
-    lines.push(`ferry: ${r.objects.failed} failed (${codes}); the list is in ${failuresPath}`);
-  }
-  lines.push(`ferry: report: ${reportPath}`);
-  return `${lines.join('\n')}\n`;
 }
 
 async function serveCommand(args: string[]): Promise<number> {

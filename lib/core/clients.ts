@@ -1,7 +1,9 @@
 import http from 'node:http';
 import https from 'node:https';
 import { S3Client } from '@aws-sdk/client-s3';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { BadInputError } from './errors.ts';
 
 /** Where and as whom to reach S3. Empty fields fall back to the standard AWS environment. */
 export interface EndpointConfig {
@@ -52,6 +54,31 @@ export function s3Client(config: EndpointConfig): S3Client {
     clients.set(id, client);
   }
   return client;
+}
+
+/**
+ * An SQS client for a queue. AWS_ENDPOINT_URL_SQS or AWS_ENDPOINT_URL apply as usual; otherwise a
+ * queue that is not on AWS (a local or compatible server) is reached at its URL's own host.
+ */
+export function sqsClient(config: Omit<EndpointConfig, 'endpoint'>, queueUrl: string): SQSClient {
+  const url = URL.canParse(queueUrl) ? new URL(queueUrl) : undefined;
+  if (!url || !/^https?:$/.test(url.protocol)) throw new BadInputError(`--queue ${queueUrl}: not a queue URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME)`);
+  const origin = url.origin;
+  const onAws = /\.amazonaws\.com(\.cn)?$/.test(url.hostname);
+  const endpoint = process.env.AWS_ENDPOINT_URL_SQS ?? process.env.AWS_ENDPOINT_URL ?? (onAws ? undefined : origin);
+  return new SQSClient({
+    ...(endpoint !== undefined && { endpoint }),
+    profile: config.profile,
+    region: config.region ?? regionFallback(endpoint),
+    logger: silent,
+    requestHandler: new NodeHttpHandler({
+      httpAgent: new http.Agent(AGENT_OPTIONS),
+      httpsAgent: new https.Agent(AGENT_OPTIONS),
+      connectionTimeout: 10_000,
+      // Long polls wait 20 s for messages.
+      requestTimeout: 30_000,
+    }),
+  });
 }
 
 /** Whether two endpoint configs reach the same service as the same principal: server-side copy works. */

@@ -38,6 +38,8 @@ export interface ManifestResult {
   doneThrough: number;
   doneAbove: number[];
   copied: number;
+  /** Objects found already at the destination, unchanged (push). Absent in results of older jobs. */
+  skipped?: number;
   failed: number;
   bytesCopied: number;
   retries: number;
@@ -139,6 +141,7 @@ export function emptyResult(manifest: string, entries: number): ManifestResult {
     doneThrough: 0,
     doneAbove: [],
     copied: 0,
+    skipped: 0,
     failed: 0,
     bytesCopied: 0,
     retries: 0,
@@ -148,16 +151,24 @@ export function emptyResult(manifest: string, entries: number): ManifestResult {
   };
 }
 
-/** Counts one object's outcome in its manifest's result: copied with its bytes, or failed with why. */
+/**
+ * Counts one object's outcome in its manifest's result: copied with its bytes, skipped (the work
+ * resolved to 'skipped'), or failed with why.
+ */
 export function tally(
-  state: Pick<ManifestResult, 'copied' | 'bytesCopied' | 'failed' | 'failures'>,
+  state: Pick<ManifestResult, 'copied' | 'skipped' | 'bytesCopied' | 'failed' | 'failures'>,
   progress: ProgressSink,
   key: string,
   size: number,
-  work: Promise<void>,
+  work: Promise<void | 'skipped'>,
 ): Promise<void> {
   return work.then(
-    () => {
+    (outcome) => {
+      if (outcome === 'skipped') {
+        state.skipped = (state.skipped ?? 0) + 1;
+        progress.object('skipped');
+        return;
+      }
       state.copied++;
       state.bytesCopied += size;
       progress.object('copied');

@@ -43,12 +43,16 @@ export interface PushJob extends Omit<CopyJob, 'kind' | 'source'> {
   readonly kind: 'push';
   readonly source: { readonly kind: 'dir'; readonly path: string };
   readonly followSymlinks: boolean;
+  /** Fleet mode: the SQS queue its manifests were sent to. */
+  readonly queue?: string;
 }
 
 /** Pull objects from S3 into a directory tree. */
 export interface PullJob extends Omit<CopyJob, 'kind' | 'destination'> {
   readonly kind: 'pull';
   readonly destination: { readonly kind: 'dir'; readonly path: string };
+  /** Fleet mode: the SQS queue its manifests were sent to. */
+  readonly queue?: string;
 }
 
 export type Job = CopyJob | PushJob | PullJob;

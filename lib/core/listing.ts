@@ -1,6 +1,7 @@
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import picomatch from 'picomatch';
 import { compareKeys } from './keys.ts';
+import type { ErrorInfo } from './errors.ts';
 import { withRetry } from './retry.ts';
 
 /** The endpoint listed keys out of S3's order: resuming from a key would skip or repeat some. */
@@ -14,6 +15,7 @@ export interface ListedObject {
   readonly size: number;
   readonly etag?: string;
   readonly storageClass?: string;
+  readonly lastModified?: Date;
 }
 
 /**
@@ -25,7 +27,7 @@ export async function* listObjects(
   bucket: string,
   prefix: string,
   startAfter = '',
-  onRetry: () => void = () => {},
+  onRetry: (info: ErrorInfo) => void = () => {},
 ): AsyncGenerator<ListedObject> {
   let token: string | undefined;
   let previous = startAfter;
@@ -56,6 +58,7 @@ export async function* listObjects(
         size: o.Size ?? 0,
         etag: o.ETag,
         storageClass: o.StorageClass,
+        lastModified: o.LastModified,
       };
     }
     token = page.IsTruncated ? page.NextContinuationToken : undefined;

@@ -11,10 +11,10 @@ import { IntegrityError } from './transfer.ts';
 import { jobKeys, type PullJob } from './job.ts';
 import { keyFilter, type ListedObject, listObjects } from './listing.ts';
 import { type Report, reportInProcessJob, type ScanResult } from './report.ts';
-import type { InProcessDeps } from './push.ts';
+import type { JobStore } from './jobstore.ts';
+import type { ProgressSink } from './progress.ts';
+import { eachAtOnce, type InProcessDeps, MANIFESTS_IN_FLIGHT, type ManifestDeps, type Planned } from './push.ts';
 import { withRetry } from './retry.ts';
-
-const MANIFESTS_IN_FLIGHT = 4;
 
 /** Why a key cannot become a file under the destination directory, or undefined when it can. */
 export function unsafeKey(key: string): string | undefined {
@@ -26,6 +26,13 @@ export function unsafeKey(key: string): string | undefined {
   return undefined;
 }
 
+/** One line of a pull manifest: the object's key (relative to the source prefix), size and ETag. */
+export interface PullLine {
+  k: string;
+  s: number;
+  e?: string;
+}
+
 /**
  * Pulls every object under the source prefix into a directory: the listing streams into manifests
  * and each is downloaded at once through the one pool. Each file is written to a temporary name
@@ -35,31 +42,40 @@ export function unsafeKey(key: string): string | undefined {
  * (`.`, `//`) are refused and reported, as are keys colliding with a file or directory (`a` and `a/b`).
  */
 export async function pull(job: PullJob, deps: InProcessDeps): Promise<Report> {
-  const { store, progress } = deps;
-  const root = job.destination.path;
-  const wanted = keyFilter(job.include, job.exclude);
-  const client = deps.s3(job.source);
   const scan: ScanResult = { skipped: [], failed: [] };
-  const inFlight = new Set<Promise<void>>();
+  const planned: Planned = { manifests: 0, objects: 0, bytes: 0 };
   const made = new Set<string>();
-  let manifests = 0;
-  let objects = 0;
-  let bytes = 0;
-  let batch: ListedObject[] = [];
+  const manifests = listIntoManifests(job, deps.s3(job.source), deps.store, scan, planned, deps.progress);
+  await eachAtOnce(manifests, MANIFESTS_IN_FLIGHT, async ({ manifest, lines }) => {
+    if (!job.dryRun) await pullManifest(job, manifest, lines, deps, made);
+  });
+  deps.progress.planningDone = true;
+  return reportInProcessJob(deps.store, job, planned, scan);
+}
 
+/**
+ * Lists the source and writes its manifests to the job store as it goes, yielding each. Unsafe
+ * keys are recorded in `scan` as failed; folder markers (keys ending in '/') are made as
+ * directories here and recorded as skipped.
+ */
+export async function* listIntoManifests(
+  job: PullJob,
+  client: S3Client,
+  store: JobStore,
+  scan: ScanResult,
+  planned: Planned,
+  progress: ProgressSink,
+): AsyncGenerator<{ manifest: string; lines: PullLine[] }> {
+  const wanted = keyFilter(job.include, job.exclude);
+  let batch: PullLine[] = [];
   const flush = async () => {
-    if (batch.length === 0) return;
-    const entries = batch;
+    const lines = batch;
     batch = [];
-    manifests++;
-    const manifest = jobKeys.manifest(job.jobId, manifests);
-    await store.put(manifest, `${entries.map((e) => JSON.stringify({ k: e.key, s: e.size, e: e.etag })).join('\n')}\n`);
-    if (job.dryRun) return;
-    while (inFlight.size >= MANIFESTS_IN_FLIGHT) await Promise.race(inFlight);
-    const task: Promise<void> = pullManifest(job, manifest, entries, client, made, deps).finally(() => inFlight.delete(task));
-    inFlight.add(task);
+    planned.manifests++;
+    const manifest = jobKeys.manifest(job.jobId, planned.manifests);
+    await store.put(manifest, `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`);
+    return { manifest, lines };
   };
-
   for await (const o of listObjects(client, job.source.bucket, job.source.prefix)) {
     if (!wanted(o.key)) continue;
     const unsafe = unsafeKey(o.key);
@@ -70,42 +86,56 @@ export async function pull(job: PullJob, deps: InProcessDeps): Promise<Report> {
     }
     if (o.key.endsWith('/')) {
       // A folder marker: the directory is made, there is no file to write.
-      if (!job.dryRun) await mkdir(path.join(root, o.key), { recursive: true });
+      if (!job.dryRun) await mkdir(path.join(job.destination.path, o.key), { recursive: true });
       scan.skipped.push({ key: o.key, reason: 'folder-marker', message: 'made as a directory' });
       progress.object('skipped');
       continue;
     }
-    batch.push(o);
-    objects++;
-    bytes += o.size;
-    progress.planned(objects, bytes);
-    if (batch.length >= job.manifestMaxEntries) await flush();
+    batch.push(o.etag ? { k: o.key, s: o.size, e: o.etag } : { k: o.key, s: o.size });
+    planned.objects++;
+    planned.bytes += o.size;
+    progress.planned(planned.objects, planned.bytes);
+    if (batch.length >= job.manifestMaxEntries) yield await flush();
   }
-  await flush();
-  progress.planningDone = true;
-  await Promise.all(inFlight);
-
-  return reportInProcessJob(store, job, { manifests, objects, bytes }, scan);
+  if (batch.length > 0) yield await flush();
 }
 
-async function pullManifest(job: PullJob, manifest: string, entries: ListedObject[], client: S3Client, made: Set<string>, deps: InProcessDeps) {
+/**
+ * Downloads one manifest's objects and writes its result once each has its outcome. When `stop`
+ * turns true no more objects are started; those in flight finish, no result is written, and false
+ * is returned. `made` remembers the directories already made (shared by a process's manifests).
+ */
+export async function pullManifest(
+  job: PullJob,
+  manifest: string,
+  lines: readonly PullLine[],
+  deps: ManifestDeps,
+  made: Set<string>,
+  stop: () => boolean = () => false,
+  root = job.destination.path,
+): Promise<boolean> {
   const started = Date.now();
-  const result: ManifestResult = { ...emptyResult(manifest, entries.length), doneThrough: entries.length };
+  const client = deps.s3(job.source);
+  const result: ManifestResult = { ...emptyResult(manifest, lines.length), doneThrough: lines.length };
   const onRetry = countRetries(result, deps.pool, deps.progress);
   const leanPath = await LeanS3.for(client);
   const lean = leanPath?.handles(job.source.bucket) ? leanPath : undefined;
   const downloads: Promise<void>[] = [];
-  for (const entry of entries) {
+  for (const line of lines) {
+    if (stop()) break;
     await deps.pool.ready();
-    const file = path.join(job.destination.path, entry.key);
+    const entry: ListedObject = { key: line.k, size: line.s, etag: line.e };
+    const file = path.join(root, entry.key);
     const work = withRetry(() => deps.pool.run(() => download(job, entry, file, client, lean, made)), onRetry).then(() =>
       deps.progress.bytes(entry.size),
     );
     downloads.push(tally(result, deps.progress, entry.key, entry.size, work.catch(collision(entry.key))));
   }
   await Promise.all(downloads);
+  if (downloads.length < lines.length) return false;
   result.durationMs = Date.now() - started;
   await deps.store.put(jobKeys.result(job.jobId, manifest), JSON.stringify(result));
+  return true;
 }
 
 /** `a` and `a/b` cannot both exist on a filesystem: the second to arrive is reported. */

@@ -1,61 +1,111 @@
+import { stat } from 'node:fs/promises';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { EndpointConfig } from './clients.ts';
 import { countRetries, emptyResult, type ManifestResult, tally } from './copy.ts';
+import type { ErrorInfo } from './errors.ts';
 import { jobKeys, type PushJob } from './job.ts';
 import type { JobStore } from './jobstore.ts';
+import { compareKeys } from './keys.ts';
 import { LeanS3 } from './lean-s3.ts';
-import { keyFilter } from './listing.ts';
+import { keyFilter, type ListedObject, listObjects } from './listing.ts';
 import type { Pool } from './pool.ts';
 import type { ProgressSink } from './progress.ts';
 import { type Report, reportInProcessJob, type ScanResult } from './report.ts';
-import { uploadFile } from './transfer.ts';
-import { type WalkedFile, walkTree } from './walk.ts';
+import { type UploadEntry, uploadFile } from './transfer.ts';
+import { walkTree } from './walk.ts';
 
-/** What a push or pull running in one process works with. */
-export interface InProcessDeps {
+/** What a push or pull works with, in one process or in a fleet worker. */
+export interface ManifestDeps {
   readonly store: JobStore;
   readonly s3: (config: EndpointConfig) => S3Client;
   readonly pool: Pool;
+  readonly progress: ProgressSink;
+}
+
+/** A push or pull running in one process also says when its walk or listing is over. */
+export interface InProcessDeps extends ManifestDeps {
   readonly progress: ProgressSink & { planningDone: boolean };
 }
 
-/** Manifests being uploaded at once: enough to keep the pool busy, few enough to bound memory. */
-const MANIFESTS_IN_FLIGHT = 4;
+/** What a walk or listing has turned into manifests so far. */
+export interface Planned {
+  manifests: number;
+  objects: number;
+  bytes: number;
+}
+
+/** One line of a push manifest: the file's key (its path below the root), size, mtime (ms) and mode. */
+export interface PushLine {
+  k: string;
+  s: number;
+  m: number;
+  p: number;
+}
+
+/** Manifests being worked on at once in one process: enough to keep the pool busy, few enough to bound memory. */
+export const MANIFESTS_IN_FLIGHT = 4;
 /** A slow walk still hands out work this often, so uploads start in the first second. */
 const FLUSH_EVERY_MS = 1000;
 
 /**
  * Pushes a directory tree to S3 from one process: the walk writes manifests to the job store as it
  * goes and each manifest is uploaded at once, through the one pool, while the walk continues.
- * Symlinks, fifos, sockets and devices are skipped and counted; names S3 cannot hold (not UTF-8,
- * keys over 1,024 bytes) and unreadable entries are reported as failed, never renamed.
  */
 export async function push(job: PushJob, deps: InProcessDeps): Promise<Report> {
-  const { store, progress } = deps;
-  const wanted = keyFilter(job.include, job.exclude);
-  const client = deps.s3(job.destination);
   const scan: ScanResult = { skipped: [], failed: [] };
+  const planned: Planned = { manifests: 0, objects: 0, bytes: 0 };
+  const manifests = walkIntoManifests(job, deps.store, scan, planned, deps.progress);
+  await eachAtOnce(manifests, MANIFESTS_IN_FLIGHT, async ({ manifest, lines }) => {
+    if (!job.dryRun) await uploadManifest(job, manifest, lines, deps);
+  });
+  deps.progress.planningDone = true;
+  return reportInProcessJob(deps.store, job, planned, scan);
+}
+
+/** Runs `work` on each item as it arrives, at most `limit` at once; resolves when all are done. */
+export async function eachAtOnce<T>(items: AsyncIterable<T>, limit: number, work: (item: T) => Promise<void>): Promise<void> {
   const inFlight = new Set<Promise<void>>();
-  let manifests = 0;
-  let objects = 0;
-  let bytes = 0;
-  let batch: WalkedFile[] = [];
+  let failure: unknown;
+  for await (const item of items) {
+    while (inFlight.size >= limit) await Promise.race(inFlight);
+    if (failure) break;
+    const task: Promise<void> = work(item)
+      .catch((err) => {
+        failure ??= err;
+      })
+      .finally(() => inFlight.delete(task));
+    inFlight.add(task);
+  }
+  await Promise.all(inFlight);
+  if (failure) throw failure;
+}
+
+/**
+ * Walks the tree and writes its manifests to the job store as it goes (bounded by entries and
+ * bytes, and handed out at least every second), yielding each. Symlinks, fifos, sockets and devices
+ * are recorded in `scan` as skipped; names S3 cannot hold (not UTF-8, keys over 1,024 bytes) and
+ * unreadable entries as failed, never renamed.
+ */
+export async function* walkIntoManifests(
+  job: PushJob,
+  store: JobStore,
+  scan: ScanResult,
+  planned: Planned,
+  progress: ProgressSink,
+): AsyncGenerator<{ manifest: string; lines: PushLine[] }> {
+  const wanted = keyFilter(job.include, job.exclude);
+  let batch: PushLine[] = [];
   let batchBytes = 0;
   let lastFlush = Date.now();
-
   const flush = async () => {
-    if (batch.length === 0) return;
-    const files = batch;
+    const lines = batch;
     batch = [];
     batchBytes = 0;
     lastFlush = Date.now();
-    manifests++;
-    const manifest = jobKeys.manifest(job.jobId, manifests);
-    await store.put(manifest, `${files.map((f) => JSON.stringify({ k: f.key, s: f.size, m: f.mtimeMs, p: f.mode })).join('\n')}\n`);
-    if (job.dryRun) return;
-    while (inFlight.size >= MANIFESTS_IN_FLIGHT) await Promise.race(inFlight);
-    const task: Promise<void> = uploadManifest(job, manifest, files, client, deps).finally(() => inFlight.delete(task));
-    inFlight.add(task);
+    planned.manifests++;
+    const manifest = jobKeys.manifest(job.jobId, planned.manifests);
+    await store.put(manifest, `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`);
+    return { manifest, lines };
   };
 
   for await (const item of walkTree(job.source.path, { followSymlinks: job.followSymlinks })) {
@@ -71,42 +121,108 @@ export async function push(job: PushJob, deps: InProcessDeps): Promise<Report> {
       continue;
     }
     if (!wanted(item.key)) continue;
-    if (batch.length > 0 && batchBytes + item.size > job.manifestMaxBytes) await flush();
-    batch.push(item);
+    if (batch.length > 0 && batchBytes + item.size > job.manifestMaxBytes) yield await flush();
+    batch.push({ k: item.key, s: item.size, m: item.mtimeMs, p: item.mode });
     batchBytes += item.size;
-    objects++;
-    bytes += item.size;
-    progress.planned(objects, bytes);
-    if (batch.length >= job.manifestMaxEntries || Date.now() - lastFlush >= FLUSH_EVERY_MS) await flush();
+    planned.objects++;
+    planned.bytes += item.size;
+    progress.planned(planned.objects, planned.bytes);
+    if (batch.length >= job.manifestMaxEntries || Date.now() - lastFlush >= FLUSH_EVERY_MS) yield await flush();
   }
-  await flush();
-  progress.planningDone = true;
-  await Promise.all(inFlight);
-
-  return reportInProcessJob(store, job, { manifests, objects, bytes }, scan);
+  if (batch.length > 0) yield await flush();
 }
 
 function codeOf(reason: string): string {
   return { 'invalid-name': 'InvalidName', 'key-too-long': 'KeyTooLong', unreadable: 'Unreadable' }[reason] ?? 'NotTransferable';
 }
 
-async function uploadManifest(job: PushJob, manifest: string, files: WalkedFile[], client: S3Client, deps: InProcessDeps): Promise<void> {
+/**
+ * Uploads one manifest's files through the pool and writes its result once every file has its
+ * outcome: a manifest is never half-reported. A file already at the destination with the same size,
+ * written after the file last changed, is skipped (one listing per manifest, no request per file).
+ * When `stop` turns true, no more files are started; those in flight finish, no result is written,
+ * and false is returned (the manifest is to be done again, elsewhere).
+ */
+export async function uploadManifest(
+  job: PushJob,
+  manifest: string,
+  lines: readonly PushLine[],
+  deps: ManifestDeps,
+  stop: () => boolean = () => false,
+  root = job.source.path,
+): Promise<boolean> {
   const started = Date.now();
-  // Written once, when every file has its outcome: a manifest of a push is never half-reported.
-  const result: ManifestResult = { ...emptyResult(manifest, files.length), doneThrough: files.length };
+  const result: ManifestResult = { ...emptyResult(manifest, lines.length), doneThrough: lines.length };
+  const client = deps.s3(job.destination);
+  const onRetry = countRetries(result, deps.pool, deps.progress);
   const ctx = {
     destination: { client, lean: await LeanS3.for(client), bucket: job.destination.bucket, prefix: job.destination.prefix },
     options: job.transfer,
     pool: deps.pool,
-    onRetry: countRetries(result, deps.pool, deps.progress),
+    onRetry,
     onBytes: (n: number) => deps.progress.bytes(n),
   };
+  const there = await objectsAlreadyThere(client, job.destination.bucket, job.destination.prefix, lines, onRetry);
   const uploads: Promise<void>[] = [];
-  for (const file of files) {
+  for (const line of lines) {
+    if (stop()) break;
     await deps.pool.ready();
-    uploads.push(tally(result, deps.progress, file.key, file.size, uploadFile(file, ctx)));
+    const file: UploadEntry = { key: line.k, path: pathOf(root, line.k), size: line.s, mtimeMs: line.m, mode: line.p };
+    uploads.push(tally(result, deps.progress, file.key, file.size, uploadUnlessThere(file, there.get(file.key), ctx)));
   }
   await Promise.all(uploads);
+  if (uploads.length < lines.length) return false;
   result.durationMs = Date.now() - started;
   await deps.store.put(jobKeys.result(job.jobId, manifest), JSON.stringify(result));
+  return true;
+}
+
+/** The file's path: its key's '/'-separated segments below the root. */
+function pathOf(root: string, key: string): string {
+  return `${root}/${key}`;
+}
+
+async function uploadUnlessThere(
+  file: UploadEntry,
+  there: ListedObject | undefined,
+  ctx: Parameters<typeof uploadFile>[1],
+): Promise<void | 'skipped'> {
+  if (there && (await unchangedSince(file, there))) return 'skipped';
+  return uploadFile(file, ctx);
+}
+
+/**
+ * Whether the object at the destination holds the file as it is now: same size, and written after
+ * the file last changed (its mtime, read now, not at the walk). Listings give no metadata, so the
+ * object's LastModified stands in for the upload time; a file changed since is sent again.
+ */
+async function unchangedSince(file: UploadEntry, there: ListedObject): Promise<boolean> {
+  const now = await stat(file.path).catch(() => undefined);
+  if (!now || now.size !== there.size || there.lastModified === undefined) return false;
+  return there.lastModified.getTime() > now.mtimeMs;
+}
+
+/**
+ * The destination's objects among a manifest's keys, from one listing of the manifest's key range
+ * (the manifest is sorted): it starts just before the first key and stops after the last.
+ */
+export async function objectsAlreadyThere(
+  client: S3Client,
+  bucket: string,
+  prefix: string,
+  lines: readonly { k: string }[],
+  onRetry: (info: ErrorInfo) => void,
+): Promise<Map<string, ListedObject>> {
+  const found = new Map<string, ListedObject>();
+  const first = lines[0]?.k;
+  const last = lines.at(-1)?.k;
+  if (first === undefined || last === undefined) return found;
+  const wanted = new Set(lines.map((l) => l.k));
+  // Any key below the first will do as StartAfter: the first key less its last character.
+  const before = Array.from(first).slice(0, -1).join('');
+  for await (const o of listObjects(client, bucket, prefix, before, onRetry)) {
+    if (compareKeys(o.key, last) > 0) break;
+    if (wanted.has(o.key)) found.set(o.key, o);
+  }
+  return found;
 }

@@ -44,7 +44,7 @@ export async function report(input: ReportInput, deps: { store: JobStore; now?: 
   const { store } = deps;
   const job = await loadAnyJob(store, input.jobId);
   const finishedAt = (deps.now ?? (() => new Date()))();
-  const totals = { copied: 0, failed: 0, bytesCopied: 0, retries: 0, throttles: 0 };
+  const totals = { copied: 0, skipped: 0, failed: 0, bytesCopied: 0, retries: 0, throttles: 0 };
   const failuresByCode: Record<string, number> = {};
   const csv: string[] = ['key,size,error_code,message'];
   const addFailure = (f: Failure) => {
@@ -73,6 +73,7 @@ export async function report(input: ReportInput, deps: { store: JobStore; now?: 
         (await store.get(jobKeys.result(job.jobId, manifest))) ?? (await store.get(jobKeys.checkpoint(job.jobId, manifest)));
       const r: ManifestResult | undefined = result ? JSON.parse(result) : undefined;
       totals.copied += r?.copied ?? 0;
+      totals.skipped += r?.skipped ?? 0;
       totals.failed += r?.failed ?? 0;
       totals.bytesCopied += r?.bytesCopied ?? 0;
       totals.retries += r?.retries ?? 0;
@@ -94,7 +95,7 @@ export async function report(input: ReportInput, deps: { store: JobStore; now?: 
     status: input.dryRun ? 'dry-run' : totals.failed > 0 ? 'failed' : 'succeeded',
     source: describeSource(job),
     destination: job.destination.kind === 'dir' ? job.destination.path : formatS3(job.destination),
-    objects: { total: input.plan.objects + skipped + scanFailed, copied: totals.copied, skipped, failed: totals.failed },
+    objects: { total: input.plan.objects + skipped + scanFailed, copied: totals.copied, skipped: skipped + totals.skipped, failed: totals.failed },
     bytes: { total: input.plan.bytes, copied: totals.bytesCopied },
     retries: totals.retries,
     throttles: totals.throttles,
@@ -113,8 +114,8 @@ export async function report(input: ReportInput, deps: { store: JobStore; now?: 
 }
 
 /**
- * Ends a job that ran in one process (push, pull): writes the manifest index, scan.json and the
- * plan as the state-machine flow would have, then the report from the manifests' results.
+ * Ends a job that ran in one process (push, pull): writes what its walk or listing planned, as the
+ * state-machine flow would have, then the report from the manifests' results.
  */
 export async function reportInProcessJob(
   store: JobStore,
@@ -122,12 +123,23 @@ export async function reportInProcessJob(
   totals: { manifests: number; objects: number; bytes: number },
   scan: ScanResult,
 ): Promise<Report> {
-  const index = Array.from({ length: totals.manifests }, (_, i) => ({ manifest: jobKeys.manifest(job.jobId, i + 1) }));
-  await store.put(jobKeys.index(job.jobId), JSON.stringify(index));
-  await store.put(jobKeys.scan(job.jobId), JSON.stringify(scan));
-  const plan: PlanState = { done: true, startAfter: '', ...totals };
-  await store.put(jobKeys.plan(job.jobId), JSON.stringify(plan));
+  const plan = await finishPlanning(store, job.jobId, totals, scan);
   return report({ jobId: job.jobId, plan, dryRun: job.dryRun }, { store });
+}
+
+/** Records a finished walk or listing: the manifest index, scan.json, and the plan, marked done. */
+export async function finishPlanning(
+  store: JobStore,
+  jobId: string,
+  totals: { manifests: number; objects: number; bytes: number },
+  scan: ScanResult,
+): Promise<PlanState> {
+  const index = Array.from({ length: totals.manifests }, (_, i) => ({ manifest: jobKeys.manifest(jobId, i + 1) }));
+  await store.put(jobKeys.index(jobId), JSON.stringify(index));
+  await store.put(jobKeys.scan(jobId), JSON.stringify(scan));
+  const plan: PlanState = { done: true, startAfter: '', ...totals };
+  await store.put(jobKeys.plan(jobId), JSON.stringify(plan));
+  return plan;
 }
 
 /** scan.json: what the walk of a directory did not turn into manifest entries. */

@@ -10,12 +10,8 @@ function bucketList(app: App, key: string): string[] {
 
 export function buildApp(app = new App()): { app: App; stateful: FerryStatefulStack; stateless: FerryStack } {
   const env = { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION };
-  const stateful = new FerryStatefulStack(app, 'FerryJobs', { env });
-  const stateless = new FerryStack(app, 'Ferry', {
-    env,
-    jobBucket: stateful.jobBucket,
-    sourceBuckets: bucketList(app, 'ferry:sourceBuckets'),
-    destinationBuckets: bucketList(app, 'ferry:destinationBuckets'),
-  });
+  const buckets = { sourceBuckets: bucketList(app, 'ferry:sourceBuckets'), destinationBuckets: bucketList(app, 'ferry:destinationBuckets') };
+  const stateful = new FerryStatefulStack(app, 'FerryJobs', { env, ...buckets });
+  const stateless = new FerryStack(app, 'Ferry', { env, jobBucket: stateful.jobBucket, ...buckets });
   return { app, stateful, stateless };
 }

@@ -3,15 +3,26 @@ import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { CopyStateMachine } from './copy-state-machine.ts';
 import { JobBucket } from './job-bucket.ts';
+import { WorkQueue } from './work-queue.ts';
 
-/** What outlives deployments: the job bucket. */
+export interface FerryStatefulStackProps extends StackProps {
+  /** Buckets on-prem pullers read from and pushers write to (the pusher policy's scope). */
+  readonly sourceBuckets: readonly string[];
+  readonly destinationBuckets: readonly string[];
+}
+
+/** What outlives deployments: the job bucket, and the fleet's work queue with its dead letters. */
 export class FerryStatefulStack extends Stack {
   readonly jobBucket: IBucket;
+  readonly work: WorkQueue;
 
-  constructor(scope: Construct, id: string, props?: StackProps) {
+  constructor(scope: Construct, id: string, props: FerryStatefulStackProps) {
     super(scope, id, props);
     this.jobBucket = new JobBucket(this, 'Jobs').bucket;
+    this.work = new WorkQueue(this, 'Work', { ...props, jobBucket: this.jobBucket });
     new CfnOutput(this, 'JobBucketName', { value: this.jobBucket.bucketName, description: 'ferry --job-bucket' });
+    new CfnOutput(this, 'WorkQueueUrl', { value: this.work.queue.queueUrl, description: 'ferry scan/work --queue' });
+    new CfnOutput(this, 'PusherPolicyArn', { value: this.work.pusherPolicy.managedPolicyArn, description: 'attach to the role on-prem hosts assume' });
   }
 }
 

@@ -25,7 +25,7 @@ export function embeddedClient(endpoint: string): S3Client {
 
 export async function startEmbedded(options: { port?: number; host?: string } = {}): Promise<EmbeddedServer> {
   await listInS3Order();
-  const app = buildApp({ logger: false });
+  const app = buildApp({ logger: false, stores: await storesWithPlainQueueUrls() });
   const host = options.host ?? '127.0.0.1';
   await app.listen({ port: options.port ?? 0, host });
   const address = app.server.address();
@@ -37,6 +37,18 @@ export async function startEmbedded(options: { port?: number; host?: string } = 
       await app.close();
     },
   };
+}
+
+/**
+ * fauxqs names queues `http://sqs.<region>.localhost:<port>/...`, a host Node's resolver does not
+ * know; without its host setting it names them after the host the request came to (127.0.0.1).
+ */
+async function storesWithPlainQueueUrls() {
+  const load = async (file: string) => import(new URL(file, import.meta.resolve('fauxqs')).href);
+  const [{ SqsStore }, { SnsStore }, { S3Store }] = await Promise.all([load('./sqs/sqsStore.js'), load('./sns/snsStore.js'), load('./s3/s3Store.js')]);
+  const sqsStore = new SqsStore();
+  sqsStore.host = '';
+  return { sqsStore, snsStore: new SnsStore(), s3Store: new S3Store() };
 }
 
 interface StoredObject {

@@ -3,7 +3,7 @@
 # loopback. Everything lives in DIR; `stop` ends the daemons this script started, by their PIDs.
 #   test/ceph/ceph.sh start DIR RGW_PORT [MOUNTPOINT]
 #       prints the S3 endpoint when radosgw answers; with MOUNTPOINT, also starts an MDS and mounts
-#       a CephFS there with ceph-fuse
+#       a CephFS there with ceph-fuse. The mon listens on MON_PORT (default RGW_PORT + 1).
 #   test/ceph/ceph.sh stop DIR      unmounts, then ends the daemons
 set -euo pipefail
 cmd=${1:?start|stop}
@@ -32,6 +32,7 @@ fi
 
 port=${3:?radosgw port}
 mountpoint=${4:-}
+monport=${MON_PORT:-$((port + 1))}
 for tool in ceph-mon ceph-mgr ceph-osd radosgw ceph-authtool monmaptool; do
   command -v "$tool" >/dev/null || { echo "ceph.sh: $tool not found: apt-get install --no-install-recommends ceph-mon ceph-mgr ceph-osd radosgw ceph-common" >&2; exit 2; }
 done
@@ -41,7 +42,7 @@ conf="$dir/ceph.conf"
 cat > "$conf" <<CONF
 [global]
 fsid = $fsid
-mon host = v1:127.0.0.1:$((port + 1))
+mon host = v1:127.0.0.1:$monport
 public addr = 127.0.0.1
 ms bind ipv6 = false
 ms bind msgr2 = false
@@ -81,11 +82,17 @@ $ka --gen-key -n mgr.x --cap mon 'allow profile mgr' --cap osd 'allow *' --cap m
 $ka --gen-key -n osd.0 --cap mon 'allow profile osd' --cap osd 'allow *' --cap mgr 'allow profile osd' >/dev/null
 $ka --gen-key -n mds.a --cap mon 'allow profile mds' --cap osd 'allow *' --cap mds 'allow *' --cap mgr 'allow profile mds' >/dev/null
 $ka --gen-key -n client.rgw.a --cap mon 'allow rw' --cap osd 'allow rwx' --cap mgr 'allow rw' >/dev/null
-monmaptool --create --addv a "[v1:127.0.0.1:$((port + 1))]" --fsid "$fsid" "$dir/monmap" >/dev/null
+monmaptool --create --addv a "[v1:127.0.0.1:$monport]" --fsid "$fsid" "$dir/monmap" >/dev/null
 ceph-mon -c "$conf" --mkfs -i a --monmap "$dir/monmap" --keyring "$dir/keyring"
 : > "$dir/pids"
 ceph-mon -c "$conf" -i a -f > "$dir/log/mon.out" 2>&1 & echo $! >> "$dir/pids"
 ceph-mgr -c "$conf" -i x -f > "$dir/log/mgr.out" 2>&1 & echo $! >> "$dir/pids"
+# Fail at once when the mon cannot start (its port taken), rather than letting every command wait.
+for _ in $(seq 1 100); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$monport") 2>/dev/null && break
+  kill -0 "$(head -1 "$dir/pids")" 2>/dev/null || { echo "ceph.sh: ceph-mon did not start on 127.0.0.1:$monport (logs in $dir/log)" >&2; exit 3; }
+  sleep 0.1
+done
 uuid=$(cat /proc/sys/kernel/random/uuid)
 id=$(ceph -c "$conf" osd new "$uuid" 2>/dev/null)
 mkdir -p "$dir/osd/$id"
@@ -112,7 +119,14 @@ if [ -n "$mountpoint" ]; then
     ceph -c "$conf" mds stat 2>/dev/null | grep -q "up:active" && break
     sleep 0.1
   done
-  ceph-fuse -c "$conf" --id admin "$mountpoint" > "$dir/log/fuse.out" 2>&1 || { echo "ceph.sh: ceph-fuse failed (logs in $dir/log)" >&2; exit 3; }
+  # In the foreground (-f), in the background here: its PID is ours to end.
+  ceph-fuse -c "$conf" --id admin -f "$mountpoint" > "$dir/log/fuse.out" 2>&1 & echo $! >> "$dir/pids"
   echo "$mountpoint" > "$dir/mountpoint"
+  mounted=""
+  for _ in $(seq 1 300); do
+    if grep -q " $mountpoint fuse" /proc/mounts; then mounted=1; break; fi
+    sleep 0.1
+  done
+  [ -n "$mounted" ] || { echo "ceph.sh: ceph-fuse did not mount $mountpoint (logs in $dir/log)" >&2; exit 3; }
 fi
 echo "http://127.0.0.1:$port"

@@ -1,0 +1,81 @@
+import type { ManifestResult } from './copy.ts';
+import { type Job, jobKeys, loadAnyJob } from './job.ts';
+import type { JobStore } from './jobstore.ts';
+import type { PlanState } from './plan.ts';
+
+/** Where a job stands, from its job store alone: what any machine can see of it. */
+export interface JobStatus {
+  job: Job;
+  phase: 'planning' | 'transferring' | 'finished';
+  /** Objects and bytes planned so far (final once planning is done). */
+  planned: { objects: number; bytes: number; manifests: number };
+  planningDone: boolean;
+  manifestsDone: number;
+  objects: { copied: number; skipped: number; failed: number };
+  bytesCopied: number;
+  retries: number;
+  /** Bytes per second since the job started, and the time left at that rate (seconds). */
+  bytesPerSecond: number;
+  etaSeconds?: number;
+}
+
+/**
+ * Follows a job's results as they land: each manifest's result is read once (results never change
+ * once written), so refreshing a job of 10,000 manifests costs only the newly finished ones.
+ */
+export class JobTracker {
+  readonly #store: JobStore;
+  readonly #jobId: string;
+  #job: Job | undefined;
+  readonly #done = new Set<number>();
+  readonly #totals = { copied: 0, skipped: 0, failed: 0, bytesCopied: 0, retries: 0 };
+
+  constructor(store: JobStore, jobId: string) {
+    this.#store = store;
+    this.#jobId = jobId;
+  }
+
+  async refresh(now = new Date()): Promise<JobStatus> {
+    this.#job ??= await loadAnyJob(this.#store, this.#jobId);
+    const job = this.#job;
+    const planText = await this.#store.get(jobKeys.plan(job.jobId));
+    const plan: PlanState = planText ? JSON.parse(planText) : { done: false, startAfter: '', manifests: 0, objects: 0, bytes: 0 };
+    const pending: number[] = [];
+    for (let n = 1; n <= plan.manifests; n++) if (!this.#done.has(n)) pending.push(n);
+    await readAll(pending, 32, async (n) => {
+      const text = await this.#store.get(jobKeys.result(job.jobId, jobKeys.manifest(job.jobId, n)));
+      if (text === undefined) return;
+      const r = JSON.parse(text) as ManifestResult;
+      this.#done.add(n);
+      this.#totals.copied += r.copied;
+      this.#totals.skipped += r.skipped ?? 0;
+      this.#totals.failed += r.failed;
+      this.#totals.bytesCopied += r.bytesCopied;
+      this.#totals.retries += r.retries;
+    });
+    const reported = (await this.#store.get(jobKeys.report(job.jobId))) !== undefined;
+    const seconds = Math.max(0.001, (now.getTime() - Date.parse(job.createdAt)) / 1000);
+    const bytesPerSecond = this.#totals.bytesCopied / seconds;
+    const left = plan.bytes - this.#totals.bytesCopied;
+    return {
+      job,
+      phase: reported ? 'finished' : plan.done ? 'transferring' : 'planning',
+      planned: { objects: plan.objects, bytes: plan.bytes, manifests: plan.manifests },
+      planningDone: plan.done,
+      manifestsDone: this.#done.size,
+      objects: { copied: this.#totals.copied, skipped: this.#totals.skipped, failed: this.#totals.failed },
+      bytesCopied: this.#totals.bytesCopied,
+      retries: this.#totals.retries,
+      bytesPerSecond,
+      ...(plan.done && bytesPerSecond > 0 && { etaSeconds: Math.max(0, left) / bytesPerSecond }),
+    };
+  }
+}
+
+async function readAll(items: number[], concurrency: number, read: (n: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await read(items[next++] as number);
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+}
