@@ -15,14 +15,23 @@ export interface Measured {
   peakMb: number;
 }
 
-const baseEnv = { ...process.env, AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', AWS_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true' };
+/** The keys every tool signs with: the embedded endpoint takes any; radosgw has its own user. */
+export const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+
+const baseEnv = () => ({
+  ...process.env,
+  AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+  AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+  AWS_REGION: 'us-east-1',
+  AWS_EC2_METADATA_DISABLED: 'true',
+});
 
 /** Runs a command under GNU time: wall seconds, user+system CPU seconds, peak RSS. */
 export function timed(tool: string, command: string, args: string[], extraEnv: NodeJS.ProcessEnv, work: string): Promise<Measured> {
   const timeFile = path.join(work, `${tool}.time`);
   return new Promise((resolve, reject) => {
     const child = spawn('/usr/bin/time', ['-f', '%e %U %S %M', '-o', timeFile, command, ...args], {
-      env: { ...baseEnv, ...extraEnv },
+      env: { ...baseEnv(), ...extraEnv },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     child.on('exit', async (code) => {
@@ -45,8 +54,8 @@ export async function toolCommand(tool: string, from: string, to: string, endpoi
       RCLONE_CONFIG_BENCH_TYPE: 's3',
       RCLONE_CONFIG_BENCH_PROVIDER: 'Other',
       RCLONE_CONFIG_BENCH_ENDPOINT: endpoint,
-      RCLONE_CONFIG_BENCH_ACCESS_KEY_ID: 'local',
-      RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY: 'local',
+      RCLONE_CONFIG_BENCH_ACCESS_KEY_ID: credentials.accessKeyId,
+      RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY: credentials.secretAccessKey,
       RCLONE_CONFIG_BENCH_REGION: 'us-east-1',
       AWS_CA_BUNDLE: '', // set on these machines, and rclone fails to load it
     };

@@ -1,7 +1,8 @@
 #!/usr/bin/env -S node --disable-warning=ExperimentalWarning
-// Push of a directory tree to the embedded endpoint, then pull of it back to disk: 20,000 x 4 KB
-// files, then 16 x 64 MiB files, with ferry at its defaults, rclone (--transfers 64 --checkers 64)
-// and aws-cli v2 (max_concurrent_requests 64), in one run.
+// Push of a directory tree to an S3 endpoint, then pull of it back to disk: 20,000 x 4 KB files,
+// then 16 x 64 MiB files, with ferry at its defaults, rclone (--transfers 64 --checkers 64) and
+// aws-cli v2 (max_concurrent_requests 64), in one run. The endpoint is the embedded one, or with
+// BENCH_TARGET=radosgw a one-node Ceph cluster's radosgw (test/ceph/ceph.sh; memstore, in RAM).
 //   node bench/push-pull.ts [small-files] [tools...]      (0 small files: the large set only)
 import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, writeFile } from 'node:fs/promises';
@@ -9,12 +10,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { embeddedClient, startEmbedded } from '../lib/local/server.ts';
-import { countObjects, type Measured, table, timed, toolCommand } from './common.ts';
+import { RGW_CREDENTIALS, startRadosgw } from '../test/ceph.ts';
+import { countObjects, credentials, type Measured, table, timed, toolCommand } from './common.ts';
 
 const small = Number(process.argv[2] ?? 20_000);
 const tools = process.argv.slice(3).length ? process.argv.slice(3) : ['ferry', 'rclone', 'awscli'];
-const server = await startEmbedded();
-const client = embeddedClient(server.endpoint);
+const onRadosgw = process.env.BENCH_TARGET === 'radosgw';
+if (onRadosgw) Object.assign(credentials, RGW_CREDENTIALS);
+const server = onRadosgw ? await startRadosgw() : await startEmbedded();
+const client = onRadosgw ? (server as Awaited<ReturnType<typeof startRadosgw>>).client : embeddedClient(server.endpoint);
 const work = await mkdtemp(path.join(os.tmpdir(), 'ferry-bench-push-'));
 
 const sets = [

@@ -45,7 +45,7 @@ describe('ferry scan + ferry work (fleet mode over SQS)', () => {
   after(() => server?.stop());
 
   it('two workers finish a job although one is killed -9 in the middle; every file arrives once', async () => {
-    const queue = await queueWithDlq(sqs, 'kill', 3, 5);
+    const queue = await queueWithDlq(server.endpoint, 'kill', 3, 5);
     const common = ['--queue', queue, '--idle-exit', '8'];
     const scan = startFerry(['scan', tree, '--to', 's3://fleet-dst/kill', '--queue', queue, '--job-bucket', 'fleet-jobs', '--manifest-max-entries', '20', '--json'], { env });
     const doomed = startFerry(['work', ...common, '--concurrency', '2'], { env });
@@ -73,7 +73,7 @@ describe('ferry scan + ferry work (fleet mode over SQS)', () => {
   });
 
   it('a worker stopped with SIGTERM gives its manifests back at once and exits 0', async () => {
-    const queue = await queueWithDlq(sqs, 'term', 300, 5); // only a release makes them come back in time
+    const queue = await queueWithDlq(server.endpoint, 'term', 300, 5); // only a release makes them come back in time
     const scan = await runFerry(['scan', tree, '--to', 's3://fleet-dst/term', '--queue', queue, '--job-bucket', 'fleet-jobs', '--manifest-max-entries', '20', '--no-wait', '--json'], { env });
     assert.equal(scan.code, 0, scan.stderr);
     const { jobId } = JSON.parse(scan.stdout);
@@ -92,7 +92,7 @@ describe('ferry scan + ferry work (fleet mode over SQS)', () => {
   });
 
   it('a manifest dead-lettered after too many receives is in the report, every file of it failed', async () => {
-    const queue = await queueWithDlq(sqs, 'dead', 1, 1);
+    const queue = await queueWithDlq(server.endpoint, 'dead', 1, 1);
     const scan = await runFerry(['scan', tree, '--to', 's3://fleet-dst/dead', '--queue', queue, '--job-bucket', 'fleet-jobs', '--manifest-max-entries', '100', '--no-wait', '--json'], { env });
     assert.equal(scan.code, 0, scan.stderr);
     const { jobId } = JSON.parse(scan.stdout);
@@ -116,7 +116,7 @@ describe('ferry scan + ferry work (fleet mode over SQS)', () => {
   });
 
   it('pulls through the queue too: scan s3:// --to DIR, and workers write the files', async () => {
-    const queue = await queueWithDlq(sqs, 'pull', 30, 5);
+    const queue = await queueWithDlq(server.endpoint, 'pull', 30, 5);
     const dir = path.join(await tempDir(), 'restored');
     const scan = startFerry(['scan', 's3://fleet-dst/kill', '--to', dir, '--queue', queue, '--job-bucket', 'fleet-jobs', '--manifest-max-entries', '50', '--json'], { env });
     const worker = await runFerry(['work', '--queue', queue, '--idle-exit', '4'], { env });
@@ -136,7 +136,7 @@ describe('ferry scan + ferry work (fleet mode over SQS)', () => {
     const noQueue = await runFerry([...base, '--job-bucket', 'fleet-jobs'], { env });
     assert.equal(noQueue.code, 2);
     assert.match(noQueue.stderr, /^ferry: scan needs --queue URL/);
-    const queue = await queueWithDlq(sqs, 'bad', 30, 5);
+    const queue = await queueWithDlq(server.endpoint, 'bad', 30, 5);
     const noBucket = await runFerry([...base, '--queue', queue], { env });
     assert.equal(noBucket.code, 2);
     assert.match(noBucket.stderr, /--job-bucket/);

@@ -7,9 +7,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { bodyOf } from '../lib/local/dataset.ts';
-import { type EmbeddedServer, embeddedClient, startEmbedded } from '../lib/local/server.ts';
+import { createWorkQueue, type EmbeddedServer, embeddedClient, startEmbedded } from '../lib/local/server.ts';
 
 export const FERRY = fileURLToPath(new URL('../bin/ferry.ts', import.meta.url));
 
@@ -134,19 +133,8 @@ export async function assertPushed(client: S3Client, bucket: string, prefix: str
   }
 }
 
-/** A queue with a dead-letter queue, as the CDK app makes them (short timeouts for the test). */
-export async function queueWithDlq(sqs: SQSClient, name: string, visibilitySeconds: number, maxReceiveCount: number): Promise<string> {
-  const dlq = await sqs.send(new CreateQueueCommand({ QueueName: `${name}-dlq` }));
-  const dlqArn = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ['QueueArn'] }));
-  const q = await sqs.send(
-    new CreateQueueCommand({
-      QueueName: name,
-      Attributes: {
-        VisibilityTimeout: String(visibilitySeconds),
-        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn.Attributes?.QueueArn, maxReceiveCount }),
-      },
-    }),
-  );
-  return q.QueueUrl as string;
+/** A queue with a dead-letter queue, as the CDK app makes them (short timeouts for the tests). */
+export function queueWithDlq(endpoint: string, name: string, visibilitySeconds: number, maxReceiveCount: number): Promise<string> {
+  return createWorkQueue(endpoint, name, { visibilitySeconds, maxReceiveCount });
 }
 

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { bodyOf, datasetSpecs, type ObjectSpec, uploadDataset } from '../lib/local/dataset.ts';
 import type { EmbeddedServer } from '../lib/local/server.ts';
-import { localEnv, runFerry, serverWithBuckets, tempDir } from './helpers.ts';
+import { localEnv, runFerry, serverWithBuckets, startFerry, tempDir } from './helpers.ts';
 
 const MiB = 1024 * 1024;
 
@@ -84,5 +84,34 @@ describe('ferry copy s3://B/P DIR (pull)', () => {
       assert.ok((await readFile(file)).equals(bodyOf(f)), f.key);
       assert.equal((await stat(file)).mtimeMs, when.getTime(), f.key);
     }
+  });
+
+  it('Ctrl-C stops cleanly: no temporary file, every written file whole, the rest reported; run again to finish', async () => {
+    const many: ObjectSpec[] = Array.from({ length: 2000 }, (_, i) => ({
+      key: `n/${String(i).padStart(5, '0')}.bin`,
+      size: 2000 + i,
+      contentType: 'application/octet-stream',
+      metadata: {},
+    }));
+    await uploadDataset(client, 'round-trip', many, 'many/');
+    const dir = path.join(await tempDir(), 'stopped');
+    const args = ['copy', 's3://round-trip/many', dir, '--concurrency', '1', '--json', '--job-dir', await tempDir()];
+    const running = startFerry(args, { env });
+    while ((await readdir(path.join(dir, 'n')).catch(() => [])).length < 20) await new Promise((r) => setTimeout(r, 10));
+    running.child.kill('SIGINT');
+    const stopped = await running.done;
+    assert.equal(stopped.code, 130, stopped.stderr);
+    assert.match(stopped.stderr, /ferry: interrupted; run the same command again to finish\n$/);
+    const out = JSON.parse(stopped.stdout);
+    const written = await filesUnder(dir);
+    assert.ok(!written.some((f) => f.endsWith('.tmp')), 'no temporary file left behind');
+    assert.ok(written.length > 0 && written.length < many.length, `${written.length} written before the stop`);
+    assert.equal(out.objects.copied, written.length);
+    for (const f of written) assert.ok((await readFile(path.join(dir, f))).equals(bodyOf(many.find((m) => m.key === f) as ObjectSpec)), f);
+    const report = JSON.parse(await readFile(out.reportPath, 'utf8'));
+    assert.equal(report.failuresByCode.NotCopied, out.objects.failed); // what was listed and not written
+    const again = await runFerry(args, { env });
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual(await filesUnder(dir), many.map((m) => m.key));
   });
 });

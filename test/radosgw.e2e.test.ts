@@ -9,7 +9,6 @@ import { CreateBucketCommand, GetObjectCommand } from '@aws-sdk/client-s3';
 import { bodyOf, datasetSpecs, type ObjectSpec, uploadDataset, verifyAgainstSpecs } from '../lib/local/dataset.ts';
 import type { EmbeddedServer } from '../lib/local/server.ts';
 import { RGW_CREDENTIALS, type Radosgw, startRadosgw } from './ceph.ts';
-import { SQSClient } from '@aws-sdk/client-sqs';
 import { assertPushed, localEnv, queueWithDlq, runFerry, serverWithBuckets, startFerry, tempDir, writeTree } from './helpers.ts';
 
 const MiB = 1024 * 1024;
@@ -83,8 +82,7 @@ describe('ferry copy on radosgw', () => {
     files.push({ key: 'large/eighteen.bin', size: 18 * MiB + 3 });
     const mtime = new Date('2026-01-02T03:04:05.678Z');
     await writeTree(root, files, mtime);
-    const sqs = new SQSClient({ endpoint: embedded.server.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-    const queue = await queueWithDlq(sqs, 'cephfs', 3, 5);
+    const queue = await queueWithDlq(embedded.server.endpoint, 'cephfs', 3, 5);
     const rgwOptions = ['--endpoint-url', rgw.endpoint];
     const scan = startFerry(['scan', root, '--to', 's3://rgw-fleet/f', '--queue', queue, '--job-bucket', 'rgw-jobs', '--manifest-max-entries', '15', '--json', ...rgwOptions], { env });
     const workers = ['--queue', queue, '--idle-exit', '8', ...rgwOptions];

@@ -5,6 +5,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { describe, it } from 'node:test';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { embeddedClient } from '../lib/local/server.ts';
 import { FERRY, localEnv } from './helpers.ts';
 
@@ -48,6 +49,12 @@ describe('ferry serve', () => {
     await client.send(new PutObjectCommand({ Bucket: 'by-hand', Key: 'a b', Body: 'hello' }));
     const got = await client.send(new GetObjectCommand({ Bucket: 'by-hand', Key: 'a b' }));
     assert.equal(await got.Body?.transformToString(), 'hello');
+    // A work queue for fleet mode, with its dead-letter queue.
+    const queue = /work queue for fleet mode at (\S+) /.exec(stderr)?.[1] as string;
+    assert.equal(queue, `http://127.0.0.1:${port}/000000000000/ferry-work`);
+    const sqs = new SQSClient({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', credentials: { accessKeyId: 'l', secretAccessKey: 'l' } });
+    const attributes = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queue, AttributeNames: ['RedrivePolicy'] }));
+    assert.match(attributes.Attributes?.RedrivePolicy ?? '', /ferry-work-dlq.*"maxReceiveCount":5/);
     child.kill('SIGTERM');
     const [code] = await once(child, 'exit');
     assert.equal(code, 0);

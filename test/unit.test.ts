@@ -160,6 +160,20 @@ describe('Pool', () => {
     assert.ok(pool.limit <= 64);
   });
 
+  it('holds no more body bytes in memory than its cap, and still runs a task larger than the cap', async () => {
+    const pool = new Pool({ initial: 10, adaptive: false, maxBufferedBytes: 100 });
+    let peak = 0;
+    const held = async () => {
+      peak = Math.max(peak, pool.buffered);
+      await tick(3);
+    };
+    await Promise.all(Array.from({ length: 12 }, () => pool.run(held, 'normal', 40)));
+    assert.equal(peak, 80); // two of 40 fit under 100, a third would not
+    await pool.run(held, 'normal', 500); // alone, it runs
+    assert.equal(peak, 500);
+    assert.equal(pool.buffered, 0);
+  });
+
   it('propagates task errors', async () => {
     const pool = new Pool({ initial: 2 });
     await assert.rejects(pool.run(async () => Promise.reject(new Error('boom'))), /boom/);

@@ -9,6 +9,7 @@ import {
   type TransferOptions,
 } from '../core/job.ts';
 import { parseLocation, type S3Location } from '../core/locations.ts';
+import { DEFAULT_MAX_BUFFERED_BYTES } from '../core/pool.ts';
 import type { Report } from '../core/report.ts';
 import { formatBytes, parseSize } from './size.ts';
 
@@ -34,6 +35,7 @@ export const JOB_OPTIONS = {
   'job-dir': { type: 'string' },
   'follow-symlinks': { type: 'boolean' },
   'job-bucket': { type: 'string' },
+  'max-buffered': { type: 'string' },
   // Tuning for tests and benchmarks: manifest bounds.
   'manifest-max-entries': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -149,3 +151,12 @@ function summary(r: Report, reportPath: string, failuresPath: string): string {
   return `${lines.join('\n')}\n`;
 }
 
+
+/** --max-buffered: bytes of file and object bodies held in memory at once (small files are read whole). */
+export function maxBuffered(o: Values): number {
+  const text = o['max-buffered'] as string | undefined;
+  if (text === undefined) return DEFAULT_MAX_BUFFERED_BYTES;
+  const bytes = parseSize(text, '--max-buffered');
+  if (bytes < 1024 * 1024) throw new BadInputError('--max-buffered: at least 1MiB');
+  return bytes;
+}

@@ -17,7 +17,7 @@ import { listIntoManifests } from '../core/pull.ts';
 import { type Planned, walkIntoManifests } from '../core/push.ts';
 import { finishPlanning, type ScanResult } from '../core/report.ts';
 import { type JobStatus, JobTracker } from '../core/status.ts';
-import { finish, JOB_OPTIONS, jobBase, positiveInt, s3Location, sideConfig } from './common.ts';
+import { finish, JOB_OPTIONS, jobBase, maxBuffered, positiveInt, s3Location, sideConfig } from './common.ts';
 import { ProgressLine } from './progress.ts';
 import { formatBytes } from './size.ts';
 
@@ -152,6 +152,7 @@ const WORK_OPTIONS = {
   concurrency: { type: 'string' },
   root: { type: 'string' },
   'idle-exit': { type: 'string' },
+  'max-buffered': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -188,7 +189,7 @@ export async function workCommand(args: string[], usage: string): Promise<number
     sqs,
     queueUrl: o.queue,
     s3: s3Client(side),
-    pool: poolFor(concurrency),
+    pool: poolFor(concurrency, maxBuffered(o)),
     progress: new ProgressLine({ quiet: true }),
     root: o.root === undefined ? undefined : path.resolve(o.root),
     idleExitMs,

@@ -11,11 +11,11 @@ import type { PlanState } from '../core/plan.ts';
 import { checkDestination, checkSource } from '../core/preflight.ts';
 import { poolFor } from '../core/pool.ts';
 import { pull } from '../core/pull.ts';
-import { push } from '../core/push.ts';
-import { embeddedClient, startEmbedded } from '../local/server.ts';
+import { type InProcessDeps, push } from '../core/push.ts';
+import { createWorkQueue, embeddedClient, startEmbedded } from '../local/server.ts';
 import { LOCAL_STATE_MACHINE_ARN, startStepFunctionsEndpoint } from '../local/sfn-endpoint.ts';
 import { runLocal } from '../local/run-copy.ts';
-import { dropUndefined, finish, JOB_OPTIONS, jobBase, positiveInt, s3Location, sideConfig } from './common.ts';
+import { dropUndefined, finish, JOB_OPTIONS, jobBase, maxBuffered, positiveInt, s3Location, sideConfig } from './common.ts';
 import { type Report, runAws } from './engines.ts';
 import { scanCommand, statusCommand, workCommand } from './fleet.ts';
 import { ProgressLine } from './progress.ts';
@@ -52,6 +52,7 @@ options of copy:
   --sse AES256|aws:kms          server-side encryption of the copies
   --sse-kms-key-id ID           KMS key for --sse aws:kms
   --follow-symlinks             push: follow symbolic links (default: skip and count them)
+  --max-buffered SIZE           push, pull, work: file and object bodies held in memory at once (default 256MiB)
   --job-dir DIR                 local job store (default .ferry/jobs)
   --resume JOB                  carry on an interrupted local job (no SRC DST: they are the job's)
   --state-machine-arn ARN       the deployed copy state machine, for --engine aws (or FERRY_STATE_MACHINE_ARN)
@@ -248,20 +249,42 @@ async function pullCommand(source: S3Location, dir: string, o: CopyValues): Prom
   return runInProcess(job, o, `${formatS3(source)} -> ${root}`, (deps) => pull(job, deps));
 }
 
-/** Runs a push or pull in this process with a local job store and the progress line. */
+/**
+ * Runs a push or pull in this process with a local job store and the progress line. Ctrl-C or
+ * SIGTERM stops it cleanly: nothing new is started, what is in flight finishes (no temporary file
+ * or open multipart upload is left), the report lists what was not done; a second signal ends it now.
+ */
 async function runInProcess(
   job: PushJob | PullJob,
   o: CopyValues,
   what: string,
-  run: (deps: { store: JobStore; s3: typeof s3Client; pool: ReturnType<typeof poolFor>; progress: ProgressLine }) => Promise<Report>,
+  run: (deps: InProcessDeps) => Promise<Report>,
 ): Promise<number> {
   const jobDir = path.resolve(o['job-dir'] ?? path.join('.ferry', 'jobs'));
   const store = new DirectoryJobStore(jobDir);
   await store.put(jobKeys.job(job.jobId), JSON.stringify(job, null, 2));
   if (!o.json) process.stderr.write(`ferry: job ${job.jobId}: ${what}\n`);
   const progress = new ProgressLine({ quiet: Boolean(o.json) });
-  const result = await run({ store, s3: s3Client, pool: poolFor(job.transfer.concurrency), progress }).finally(() => progress.stop());
-  return finish(result, (key) => path.join(jobDir, key), Boolean(o.json));
+  let stopping: string | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) process.exit(signal === 'SIGINT' ? 130 : 143);
+    stopping = signal;
+    process.stderr.write(`\nferry: ${signal}: finishing what is in flight (again to stop at once)\n`);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const deps = { store, s3: s3Client, pool: poolFor(job.transfer.concurrency, maxBuffered(o)), progress, stop: () => stopping !== undefined };
+    const result = await run(deps).finally(() => progress.stop());
+    const code = finish(result, (key) => path.join(jobDir, key), Boolean(o.json));
+    if (!stopping) return code;
+    const again = job.kind === 'push' ? ': files already sent are skipped' : '';
+    process.stderr.write(`ferry: interrupted; run the same command again to finish${again}\n`);
+    return stopping === 'SIGINT' ? 130 : 143;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
 }
 
 async function resumeCopy(jobId: string, positionals: string[], o: CopyValues): Promise<number> {
@@ -291,11 +314,15 @@ async function serveCommand(args: string[]): Promise<number> {
   const sfn = await startStepFunctionsEndpoint({ s3Endpoint: server.endpoint, jobBucket: LOCAL_JOB_BUCKET, port: port + 1 }).catch(
     listenError(port + 1),
   );
+  const queue = await createWorkQueue(server.endpoint, 'ferry-work');
   process.stderr.write(
     `ferry: embedded S3 + SQS endpoint at ${server.endpoint} (in memory; Ctrl-C stops it)\n` +
       `ferry: local Step Functions endpoint at ${sfn.endpoint}, for --engine aws\n` +
       `  export AWS_ENDPOINT_URL=${server.endpoint} AWS_ENDPOINT_URL_SFN=${sfn.endpoint} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1\n` +
-      `  ferry copy s3://SRC s3://DST --engine aws --state-machine-arn ${LOCAL_STATE_MACHINE_ARN} --job-bucket ${LOCAL_JOB_BUCKET}\n`,
+      `  ferry copy s3://SRC s3://DST --engine aws --state-machine-arn ${LOCAL_STATE_MACHINE_ARN} --job-bucket ${LOCAL_JOB_BUCKET}\n` +
+      `ferry: work queue for fleet mode at ${queue} (dead letters after 5 receives)\n` +
+      `  ferry scan DIR --to s3://DST --queue ${queue} --job-bucket ${LOCAL_JOB_BUCKET}\n` +
+      `  ferry work --queue ${queue}\n`,
   );
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);

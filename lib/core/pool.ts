@@ -19,13 +19,21 @@ export interface PoolOptions {
   readonly adaptive?: boolean;
   /** Length of one measuring window, in milliseconds. */
   readonly windowMs?: number;
+  /**
+   * Bytes of bodies held in memory at once by the tasks running (each says how many it holds): a
+   * task waits while starting it would pass this, unless nothing else runs. @default 256 MiB
+   */
+  readonly maxBufferedBytes?: number;
 }
 
 type Priority = 'high' | 'normal';
 
 interface Waiting {
   start: () => void;
+  bytes: number;
 }
+
+export const DEFAULT_MAX_BUFFERED_BYTES = 256 * 1024 * 1024;
 
 export class Pool {
   #limit: number;
@@ -33,7 +41,9 @@ export class Pool {
   readonly #max: number;
   readonly #adaptive: boolean;
   readonly #windowMs: number;
+  readonly #maxBuffered: number;
   #inFlight = 0;
+  #buffered = 0;
   readonly #high: Waiting[] = [];
   readonly #normal: Waiting[] = [];
   // Measuring window.
@@ -50,6 +60,7 @@ export class Pool {
     this.#max = options.max ?? Math.max(options.initial, 512);
     this.#adaptive = options.adaptive ?? true;
     this.#windowMs = options.windowMs ?? 1000;
+    this.#maxBuffered = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
   }
 
   get limit(): number {
@@ -64,21 +75,29 @@ export class Pool {
     return this.#high.length + this.#normal.length;
   }
 
-  /** Runs `task` when a slot is free. */
-  run<T>(task: () => Promise<T>, priority: Priority = 'normal'): Promise<T> {
+  /** Bytes of bodies the running tasks hold in memory. */
+  get buffered(): number {
+    return this.#buffered;
+  }
+
+  /** Runs `task` when a slot is free and, if it holds `bytes` of body in memory, they fit the cap. */
+  run<T>(task: () => Promise<T>, priority: Priority = 'normal', bytes = 0): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const start = () => {
         this.#inFlight++;
+        this.#buffered += bytes;
+        // Counted down before the caller resumes: what it sees next is the pool after this task.
         task()
-          .then(resolve, reject)
           .finally(() => {
             this.#inFlight--;
+            this.#buffered -= bytes;
             this.#completedInWindow++;
             this.#adapt();
             this.#drain();
-          });
+          })
+          .then(resolve, reject);
       };
-      (priority === 'high' ? this.#high : this.#normal).push({ start });
+      (priority === 'high' ? this.#high : this.#normal).push({ start, bytes });
       this.#drain();
     });
   }
@@ -98,8 +117,12 @@ export class Pool {
 
   #drain(): void {
     while (this.#inFlight < this.#limit) {
-      const next = this.#high.shift() ?? this.#normal.shift();
+      const queue = this.#high.length > 0 ? this.#high : this.#normal;
+      const next = queue[0];
       if (!next) return;
+      // Over the memory cap: wait for running tasks to free theirs (one task alone always runs).
+      if (this.#inFlight > 0 && this.#buffered + next.bytes > this.#maxBuffered) break;
+      queue.shift();
       next.start();
     }
     if (this.queued > 0) this.#saturatedInWindow = true;
@@ -136,7 +159,8 @@ export class Pool {
   }
 }
 
-/** The pool a job runs on: a fixed `--concurrency N`, or adaptive from 64 (N = 0). */
-export function poolFor(concurrency: number): Pool {
-  return new Pool(concurrency > 0 ? { initial: concurrency, adaptive: false } : { initial: 64, max: 512 });
+/** The pool a job runs on: a fixed `--concurrency N`, or adaptive from 64 (N = 0); bodies in memory capped. */
+export function poolFor(concurrency: number, maxBufferedBytes = DEFAULT_MAX_BUFFERED_BYTES): Pool {
+  const limits = concurrency > 0 ? { initial: concurrency, adaptive: false } : { initial: 64, max: 512 };
+  return new Pool({ ...limits, maxBufferedBytes });
 }

@@ -46,8 +46,9 @@ export async function pull(job: PullJob, deps: InProcessDeps): Promise<Report> {
   const planned: Planned = { manifests: 0, objects: 0, bytes: 0 };
   const made = new Set<string>();
   const manifests = listIntoManifests(job, deps.s3(job.source), deps.store, scan, planned, deps.progress);
-  await eachAtOnce(manifests, MANIFESTS_IN_FLIGHT, async ({ manifest, lines }) => {
-    if (!job.dryRun) await pullManifest(job, manifest, lines, deps, made);
+  const stop = deps.stop ?? (() => false);
+  await eachAtOnce(manifests, MANIFESTS_IN_FLIGHT, stop, async ({ manifest, lines }) => {
+    if (!job.dryRun) await pullManifest(job, manifest, lines, deps, made, stop);
   });
   deps.progress.planningDone = true;
   return reportInProcessJob(deps.store, job, planned, scan);
@@ -102,8 +103,8 @@ export async function* listIntoManifests(
 
 /**
  * Downloads one manifest's objects and writes its result once each has its outcome. When `stop`
- * turns true no more objects are started; those in flight finish, no result is written, and false
- * is returned. `made` remembers the directories already made (shared by a process's manifests).
+ * turns true no more objects are started; those in flight finish, a checkpoint records them, and
+ * false is returned. `made` remembers the directories already made (shared by a process's manifests).
  */
 export async function pullManifest(
   job: PullJob,
@@ -116,7 +117,7 @@ export async function pullManifest(
 ): Promise<boolean> {
   const started = Date.now();
   const client = deps.s3(job.source);
-  const result: ManifestResult = { ...emptyResult(manifest, lines.length), doneThrough: lines.length };
+  const result: ManifestResult = emptyResult(manifest, lines.length);
   const onRetry = countRetries(result, deps.pool, deps.progress);
   const leanPath = await LeanS3.for(client);
   const lean = leanPath?.handles(job.source.bucket) ? leanPath : undefined;
@@ -126,16 +127,19 @@ export async function pullManifest(
     await deps.pool.ready();
     const entry: ListedObject = { key: line.k, size: line.s, etag: line.e };
     const file = path.join(root, entry.key);
-    const work = withRetry(() => deps.pool.run(() => download(job, entry, file, client, lean, made)), onRetry).then(() =>
+    const held = lean && entry.size <= SMALL_OBJECT ? entry.size : 0; // fetched whole into memory
+    const work = withRetry(() => deps.pool.run(() => download(job, entry, file, client, lean, made), 'normal', held), onRetry).then(() =>
       deps.progress.bytes(entry.size),
     );
     downloads.push(tally(result, deps.progress, entry.key, entry.size, work.catch(collision(entry.key))));
   }
   await Promise.all(downloads);
-  if (downloads.length < lines.length) return false;
+  // Stopped part-way: what was started has its outcome, and a checkpoint says so for the report.
+  result.doneThrough = downloads.length;
   result.durationMs = Date.now() - started;
-  await deps.store.put(jobKeys.result(job.jobId, manifest), JSON.stringify(result));
-  return true;
+  const complete = downloads.length === lines.length;
+  await deps.store.put((complete ? jobKeys.result : jobKeys.checkpoint)(job.jobId, manifest), JSON.stringify(result));
+  return complete;
 }
 
 /** `a` and `a/b` cannot both exist on a filesystem: the second to arrive is reported. */

@@ -25,6 +25,8 @@ export interface ManifestDeps {
 /** A push or pull running in one process also says when its walk or listing is over. */
 export interface InProcessDeps extends ManifestDeps {
   readonly progress: ProgressSink & { planningDone: boolean };
+  /** Turns true when the process is asked to stop (Ctrl-C, SIGTERM): nothing new is started. */
+  readonly stop?: () => boolean;
 }
 
 /** What a walk or listing has turned into manifests so far. */
@@ -54,21 +56,25 @@ const FLUSH_EVERY_MS = 1000;
 export async function push(job: PushJob, deps: InProcessDeps): Promise<Report> {
   const scan: ScanResult = { skipped: [], failed: [] };
   const planned: Planned = { manifests: 0, objects: 0, bytes: 0 };
+  const stop = deps.stop ?? (() => false);
   const manifests = walkIntoManifests(job, deps.store, scan, planned, deps.progress);
-  await eachAtOnce(manifests, MANIFESTS_IN_FLIGHT, async ({ manifest, lines }) => {
-    if (!job.dryRun) await uploadManifest(job, manifest, lines, deps);
+  await eachAtOnce(manifests, MANIFESTS_IN_FLIGHT, stop, async ({ manifest, lines }) => {
+    if (!job.dryRun) await uploadManifest(job, manifest, lines, deps, stop);
   });
   deps.progress.planningDone = true;
   return reportInProcessJob(deps.store, job, planned, scan);
 }
 
-/** Runs `work` on each item as it arrives, at most `limit` at once; resolves when all are done. */
-export async function eachAtOnce<T>(items: AsyncIterable<T>, limit: number, work: (item: T) => Promise<void>): Promise<void> {
+/**
+ * Runs `work` on each item as it arrives, at most `limit` at once; resolves when all are done. Once
+ * `stop` turns true no more items are taken.
+ */
+export async function eachAtOnce<T>(items: AsyncIterable<T>, limit: number, stop: () => boolean, work: (item: T) => Promise<void>): Promise<void> {
   const inFlight = new Set<Promise<void>>();
   let failure: unknown;
   for await (const item of items) {
     while (inFlight.size >= limit) await Promise.race(inFlight);
-    if (failure) break;
+    if (failure || stop()) break;
     const task: Promise<void> = work(item)
       .catch((err) => {
         failure ??= err;
@@ -140,8 +146,8 @@ function codeOf(reason: string): string {
  * Uploads one manifest's files through the pool and writes its result once every file has its
  * outcome: a manifest is never half-reported. A file already at the destination with the same size,
  * written after the file last changed, is skipped (one listing per manifest, no request per file).
- * When `stop` turns true, no more files are started; those in flight finish, no result is written,
- * and false is returned (the manifest is to be done again, elsewhere).
+ * When `stop` turns true, no more files are started; those in flight finish, a checkpoint (not a
+ * result) records them, and false is returned: the manifest is to be done again.
  */
 export async function uploadManifest(
   job: PushJob,
@@ -152,7 +158,7 @@ export async function uploadManifest(
   root = job.source.path,
 ): Promise<boolean> {
   const started = Date.now();
-  const result: ManifestResult = { ...emptyResult(manifest, lines.length), doneThrough: lines.length };
+  const result: ManifestResult = emptyResult(manifest, lines.length);
   const client = deps.s3(job.destination);
   const onRetry = countRetries(result, deps.pool, deps.progress);
   const ctx = {
@@ -171,10 +177,12 @@ export async function uploadManifest(
     uploads.push(tally(result, deps.progress, file.key, file.size, uploadUnlessThere(file, there.get(file.key), ctx)));
   }
   await Promise.all(uploads);
-  if (uploads.length < lines.length) return false;
+  // Stopped part-way: what was started has its outcome, and a checkpoint says so for the report.
+  result.doneThrough = uploads.length;
   result.durationMs = Date.now() - started;
-  await deps.store.put(jobKeys.result(job.jobId, manifest), JSON.stringify(result));
-  return true;
+  const complete = uploads.length === lines.length;
+  await deps.store.put((complete ? jobKeys.result : jobKeys.checkpoint)(job.jobId, manifest), JSON.stringify(result));
+  return complete;
 }
 
 /** The file's path: its key's '/'-separated segments below the root. */

@@ -83,8 +83,9 @@ export async function transferObject(entry: TransferEntry, ctx: TransferContext)
   }
 }
 
-function request<T>(ctx: Pick<TransferContext, 'pool' | 'onRetry'>, op: () => Promise<T>, priority: 'high' | 'normal' = 'normal'): Promise<T> {
-  return withRetry(() => ctx.pool.run(op, priority), ctx.onRetry);
+/** One request through the pool, retried; `bytes`: how much body it holds in memory meanwhile. */
+function request<T>(ctx: Pick<TransferContext, 'pool' | 'onRetry'>, op: () => Promise<T>, priority: 'high' | 'normal' = 'normal', bytes = 0): Promise<T> {
+  return withRetry(() => ctx.pool.run(op, priority, bytes), ctx.onRetry);
 }
 
 /** A CopySource header: bucket, then the key URL-encoded segment by segment (so `//` and `+` survive). */
@@ -473,7 +474,7 @@ export async function uploadFile(entry: UploadEntry, ctx: Omit<TransferContext, 
   if (lean && entry.size <= SMALL_FILE) {
     // Small files are read whole and sent on the lean path: no stream per file, and the service
     // checks the body against its Content-MD5.
-    const sent = await request(ctx, async () => {
+    const sendWhole = async () => {
       const read = await current(entry);
       const body = await readFile(entry.path);
       if (body.length !== read.size) throw new FileChangedError(`${entry.path} changed while it was read`);
@@ -485,7 +486,9 @@ export async function uploadFile(entry: UploadEntry, ctx: Omit<TransferContext, 
         throw new IntegrityError('ChecksumMismatch', `${entry.path}: destination ETag ${md5} is not the MD5 of the bytes sent (${expected})`);
       }
       return read.size;
-    });
+    };
+    // The file's bytes are in memory while it is sent: the pool counts them against its cap.
+    const sent = await request(ctx, sendWhole, 'normal', entry.size);
     ctx.onBytes(sent);
     return;
   }

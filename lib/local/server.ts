@@ -1,6 +1,7 @@
 // The embedded S3 + SQS endpoint (fauxqs, in memory), bound to loopback only: fauxqs's own
 // start-up function listens on every interface, so ferry builds its app and listens itself.
 import { S3Client } from '@aws-sdk/client-s3';
+import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { buildApp } from 'fauxqs';
 import { compareKeys } from '../core/keys.ts';
 
@@ -21,6 +22,27 @@ export function embeddedClient(endpoint: string): S3Client {
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     requestChecksumCalculation: 'WHEN_REQUIRED',
   });
+}
+
+/**
+ * A work queue for fleet mode on an embedded endpoint, made as the CDK app makes it: a dead-letter
+ * queue behind it after `maxReceiveCount` receives. Returns the queue's URL.
+ */
+export async function createWorkQueue(endpoint: string, name: string, options: { visibilitySeconds?: number; maxReceiveCount?: number } = {}): Promise<string> {
+  const sqs = new SQSClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  const dlq = await sqs.send(new CreateQueueCommand({ QueueName: `${name}-dlq` }));
+  const arn = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ['QueueArn'] }));
+  const queue = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: name,
+      Attributes: {
+        VisibilityTimeout: String(options.visibilitySeconds ?? 300),
+        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: arn.Attributes?.QueueArn, maxReceiveCount: options.maxReceiveCount ?? 5 }),
+      },
+    }),
+  );
+  sqs.destroy();
+  return queue.QueueUrl as string;
 }
 
 export async function startEmbedded(options: { port?: number; host?: string } = {}): Promise<EmbeddedServer> {

@@ -3,7 +3,8 @@
 # loopback. Everything lives in DIR; `stop` ends the daemons this script started, by their PIDs.
 #   test/ceph/ceph.sh start DIR RGW_PORT [MOUNTPOINT]
 #       prints the S3 endpoint when radosgw answers; with MOUNTPOINT, also starts an MDS and mounts
-#       a CephFS there with ceph-fuse. The mon listens on MON_PORT (default RGW_PORT + 1).
+#       a CephFS there with ceph-fuse. The mon listens on MON_PORT (default RGW_PORT + 1); the
+#       in-memory OSD holds CEPH_MEMSTORE_BYTES (default 4 GiB).
 #   test/ceph/ceph.sh stop DIR      unmounts, then ends the daemons
 set -euo pipefail
 cmd=${1:?start|stop}
@@ -68,7 +69,7 @@ mgr data = $dir/mgr/\$id
 [osd]
 osd data = $dir/osd/\$id
 osd objectstore = memstore
-memstore device bytes = 4294967296
+memstore device bytes = ${CEPH_MEMSTORE_BYTES:-4294967296}
 [mds]
 mds data = $dir/mds/\$id
 [client.rgw.a]
