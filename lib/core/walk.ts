@@ -30,67 +30,115 @@ export interface WalkOptions {
 
 const MAX_KEY_BYTES = 1024;
 
+/** Sibling directories listed ahead of the walk, so a file system's latency overlaps (CephFS, NFS). */
+const LOOKAHEAD = 16;
+
 /**
  * Walks a tree depth-first, yielding files in S3's key order (UTF-8 bytes of the '/'-joined path),
- * so a walk and a listing can be merged. Memory holds the entries of the directories on the current
- * path, never the tree. Names that are not valid UTF-8, keys over S3's 1,024 bytes, symlinks (unless
- * followed), fifos, sockets and devices are yielded as skips with their reason.
+ * so a walk and a listing can be merged. While a directory is walked, the next few sibling
+ * directories are already being listed (and their entries stat'ed, 32 at a time), so the walk is
+ * not one metadata round trip after another. Memory holds the entries of the directories on the
+ * current path and of those listed ahead, never the tree. Names that are not valid UTF-8, keys over
+ * S3's 1,024 bytes, symlinks (unless followed), fifos, sockets and devices are yielded as skips
+ * with their reason.
  */
 export async function* walkTree(root: string, options: WalkOptions = {}, keyPrefix = ''): AsyncGenerator<WalkedFile | WalkSkip> {
   const seen = new Set<string>();
   const rootStat = await stat(root);
   seen.add(`${rootStat.dev}:${rootStat.ino}`);
-  yield* walkDir(root, keyPrefix, options, seen);
+  yield* walkListed(listDir(root, keyPrefix, options), options, seen);
 }
 
-async function* walkDir(dir: string, keyBase: string, options: WalkOptions, seen: Set<string>): AsyncGenerator<WalkedFile | WalkSkip> {
+interface Entry {
+  key: string;
+  path: string;
+  stat: StatResult;
+}
+
+/** A directory's entries, stat'ed and sorted by the key each yields, and what could not be listed. */
+interface Listing {
+  entries: Entry[];
+  skips: WalkSkip[];
+}
+
+async function listDir(dir: string, keyBase: string, options: WalkOptions): Promise<Listing> {
   const names: { key: string; path: string }[] = [];
+  const skips: WalkSkip[] = [];
   let handle: Awaited<ReturnType<typeof opendir>>;
   try {
     handle = await opendir(dir, { encoding: 'buffer' } as never);
   } catch (err) {
-    yield { kind: 'skip', path: dir, reason: 'unreadable', message: (err as Error).message };
-    return;
+    return { entries: [], skips: [{ kind: 'skip', path: dir, reason: 'unreadable', message: (err as Error).message }] };
   }
-  for await (const entry of handle) {
-    const raw = entry.name as unknown as Buffer;
-    const name = raw.toString('utf8');
-    const full = path.join(dir, name);
-    if (!Buffer.from(name, 'utf8').equals(raw)) {
-      yield { kind: 'skip', path: path.join(dir, raw.toString('latin1')), reason: 'invalid-name', message: 'the name is not valid UTF-8' };
-      continue;
+  try {
+    for await (const entry of handle) {
+      const raw = entry.name as unknown as Buffer;
+      const name = raw.toString('utf8');
+      if (!Buffer.from(name, 'utf8').equals(raw)) {
+        skips.push({ kind: 'skip', path: path.join(dir, raw.toString('latin1')), reason: 'invalid-name', message: 'the name is not valid UTF-8' });
+        continue;
+      }
+      names.push({ key: keyBase + name, path: path.join(dir, name) });
     }
-    names.push({ key: keyBase + name, path: full });
+  } catch (err) {
+    // Read part-way: the directory is reported, and what was read is not passed off as all of it.
+    return { entries: [], skips: [...skips, { kind: 'skip', path: dir, reason: 'unreadable', message: (err as Error).message }] };
   }
   // A directory's entries sort as '<name>/...', a file's as '<name>': sort by the key each yields.
   const stats = await statAll(names, options);
-  const items = names.map((n, i) => ({ ...n, stat: stats[i] }));
-  items.sort((a, b) => compareKeys(sortKey(a), sortKey(b)));
-  for (const item of items) {
-    const s = item.stat;
+  const entries = names.map((n, i) => ({ ...n, stat: stats[i] }));
+  entries.sort((a, b) => compareKeys(sortKey(a), sortKey(b)));
+  return { entries, skips };
+}
+
+async function* walkListed(listing: Promise<Listing>, options: WalkOptions, seen: Set<string>): AsyncGenerator<WalkedFile | WalkSkip> {
+  const { entries, skips } = await listing;
+  yield* skips;
+  // Subdirectories to walk, in order; each is listed up to LOOKAHEAD directories ahead of the walk.
+  const subdirs: { entry: Entry; listing?: Promise<Listing> }[] = [];
+  const position = new Map<Entry, number>();
+  for (const entry of entries) {
+    const s = entry.stat;
+    if (s && !(s instanceof Error) && !s.isSymbolicLink() && s.isDirectory()) {
+      const id = `${s.dev}:${s.ino}`;
+      if (seen.has(id)) continue; // a loop: reported below, when its turn comes
+      seen.add(id);
+      position.set(entry, subdirs.length);
+      subdirs.push({ entry });
+    }
+  }
+  const listAhead = (from: number) => {
+    for (let i = from; i < Math.min(subdirs.length, from + LOOKAHEAD); i++) {
+      const d = subdirs[i] as (typeof subdirs)[number];
+      // A listing started ahead must not reject unobserved: listDir reports its errors as skips.
+      d.listing ??= listDir(d.entry.path, `${d.entry.key}/`, options);
+    }
+  };
+  for (const entry of entries) {
+    const s = entry.stat;
     if (s instanceof Error) {
-      yield { kind: 'skip', path: item.path, reason: 'unreadable', message: s.message };
+      yield { kind: 'skip', path: entry.path, reason: 'unreadable', message: s.message };
       continue;
     }
     if (s === undefined) continue;
     if (s.isSymbolicLink()) {
-      yield { kind: 'skip', path: item.path, reason: 'symlink', message: 'symbolic link (follow with --follow-symlinks)' };
+      yield { kind: 'skip', path: entry.path, reason: 'symlink', message: 'symbolic link (follow with --follow-symlinks)' };
     } else if (s.isDirectory()) {
-      const id = `${s.dev}:${s.ino}`;
-      if (seen.has(id)) {
-        yield { kind: 'skip', path: item.path, reason: 'loop', message: 'directory already walked (a link loop)' };
+      const at = position.get(entry);
+      if (at === undefined) {
+        yield { kind: 'skip', path: entry.path, reason: 'loop', message: 'directory already walked (a link loop)' };
         continue;
       }
-      seen.add(id);
-      yield* walkDir(item.path, `${item.key}/`, options, seen);
+      listAhead(at);
+      yield* walkListed((subdirs[at] as { listing: Promise<Listing> }).listing, options, seen);
     } else if (s.isFile()) {
-      if (Buffer.byteLength(item.key) > MAX_KEY_BYTES) {
-        yield { kind: 'skip', path: item.path, reason: 'key-too-long', message: `the key would be ${Buffer.byteLength(item.key)} bytes; S3 allows 1,024` };
+      if (Buffer.byteLength(entry.key) > MAX_KEY_BYTES) {
+        yield { kind: 'skip', path: entry.path, reason: 'key-too-long', message: `the key would be ${Buffer.byteLength(entry.key)} bytes; S3 allows 1,024` };
         continue;
       }
-      yield { kind: 'file', key: item.key, path: item.path, size: s.size, mtimeMs: s.mtimeMs, mode: s.mode & 0o7777 };
+      yield { kind: 'file', key: entry.key, path: entry.path, size: s.size, mtimeMs: s.mtimeMs, mode: s.mode & 0o7777 };
     } else {
-      yield { kind: 'skip', path: item.path, reason: 'special', message: 'not a regular file (fifo, socket or device)' };
+      yield { kind: 'skip', path: entry.path, reason: 'special', message: 'not a regular file (fifo, socket or device)' };
     }
   }
 }
