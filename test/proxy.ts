@@ -1,9 +1,10 @@
 // A fault-injecting HTTP proxy between ferry and the endpoint: it answers some requests with
 // 503 SlowDown or 500 InternalError, resets some connections, cuts some response bodies in the
-// middle, or denies some keys, and counts what it did.
+// middle, flips a byte of some (a body that arrives whole, and wrong), or denies some keys, and
+// counts what it did.
 import http from 'node:http';
 
-export type Fault = 'pass' | 'slowdown' | 'internal' | 'reset' | 'cut-body' | 'deny';
+export type Fault = 'pass' | 'slowdown' | 'internal' | 'reset' | 'cut-body' | 'corrupt' | 'deny';
 
 export interface FaultProxy {
   readonly endpoint: string;
@@ -17,7 +18,7 @@ export async function startFaultProxy(
   decide: (req: { method: string; url: string; bucketLevel: boolean }, n: number) => Fault,
 ): Promise<FaultProxy> {
   const target = new URL(upstream);
-  const injected = { slowdown: 0, internal: 0, reset: 0, 'cut-body': 0, deny: 0 };
+  const injected = { slowdown: 0, internal: 0, reset: 0, 'cut-body': 0, corrupt: 0, deny: 0 };
   let n = 0;
   const server = http.createServer((req, res) => {
     const url = req.url ?? '/';
@@ -50,6 +51,18 @@ export async function startFaultProxy(
           });
           upstreamRes.once('end', cut);
           upstreamRes.resume();
+          return;
+        }
+        if (fault === 'corrupt') {
+          let flipped = false;
+          upstreamRes.on('data', (chunk: Buffer) => {
+            if (!flipped && chunk.length > 0) {
+              chunk[chunk.length >> 1] ^= 0xff;
+              flipped = true;
+            }
+            res.write(chunk);
+          });
+          upstreamRes.on('end', () => res.end());
           return;
         }
         upstreamRes.pipe(res);

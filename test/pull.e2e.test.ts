@@ -8,6 +8,7 @@ import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { bodyOf, datasetSpecs, type ObjectSpec, uploadDataset } from '../lib/local/dataset.ts';
 import type { EmbeddedServer } from '../lib/local/server.ts';
 import { localEnv, runFerry, serverWithBuckets, startFerry, tempDir } from './helpers.ts';
+import { startFaultProxy } from './proxy.ts';
 
 const MiB = 1024 * 1024;
 
@@ -83,6 +84,30 @@ describe('ferry copy s3://B/P DIR (pull)', () => {
       const file = path.join(back, f.key);
       assert.ok((await readFile(file)).equals(bodyOf(f)), f.key);
       assert.equal((await stat(file)).mtimeMs, when.getTime(), f.key);
+    }
+  });
+
+  it('a body that arrives whole but wrong fails its MD5 check: reported, no file written', async () => {
+    const small = { key: 'small.txt', size: 3000 };
+    const streamed = { key: 'streamed.bin', size: 2 * MiB + 7 }; // over 1 MiB: streamed, single-part ETag
+    const fine = { key: 'fine.txt', size: 100 };
+    for (const o of [small, streamed, fine]) await client.send(new PutObjectCommand({ Bucket: 'round-trip', Key: `corrupt/${o.key}`, Body: bodyOf(o) }));
+    const proxy = await startFaultProxy(server.endpoint, (req) =>
+      req.method === 'GET' && !req.bucketLevel && !req.url.includes('fine.txt') ? 'corrupt' : 'pass',
+    );
+    try {
+      const dir = path.join(await tempDir(), 'corrupt');
+      const run = await runFerry(['copy', 's3://round-trip/corrupt', dir, '--json', '--job-dir', await tempDir()], {
+        env: localEnv({ AWS_ENDPOINT_URL: proxy.endpoint }),
+      });
+      assert.equal(run.code, 1, run.stderr);
+      const out = JSON.parse(run.stdout);
+      assert.deepEqual(out.objects, { total: 3, copied: 1, skipped: 0, failed: 2 });
+      assert.deepEqual(JSON.parse(await readFile(out.reportPath, 'utf8')).failuresByCode, { ChecksumMismatch: 2 });
+      assert.deepEqual(await filesUnder(dir), ['fine.txt']);
+      assert.equal(proxy.injected.corrupt, 2);
+    } finally {
+      await proxy.stop();
     }
   });
 

@@ -1,8 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, utimes, writeFile } from 'node:fs/promises';
-import { type Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { mkdir, open, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { countRetries, emptyResult, type ManifestResult, tally } from './copy.ts';
@@ -152,6 +149,9 @@ function collision(key: string) {
   };
 }
 
+/** Streamed objects are written to disk this much at a time. */
+const WRITE_BYTES = 1024 * 1024;
+
 /** Objects up to this size are fetched whole on the lean path; larger ones are streamed to disk. */
 const SMALL_OBJECT = 1024 * 1024;
 
@@ -165,32 +165,45 @@ async function download(job: PullJob, entry: ListedObject, file: string, client:
   const tmp = `${file}.ferry-${randomBytes(4).toString('hex')}.tmp`;
   try {
     let got: Pick<LeanGot, 'Metadata' | 'LastModified' | 'ServerSideEncryption' | 'SSECustomerAlgorithm'>;
-    const hash = createHash('md5');
+    // A single-part ETag is the MD5 of the bytes (except under SSE-KMS or SSE-C): then they are
+    // hashed on the way. A multipart ETag says nothing of the whole; the size is checked still.
+    const etag = entry.etag?.replaceAll('"', '');
+    const hash = etag && /^[0-9a-f]{32}$/.test(etag) ? createHash('md5') : undefined;
     let bytes = 0;
     if (lean && entry.size <= SMALL_OBJECT) {
       const whole = await lean.getObject(request);
-      hash.update(whole.Body);
+      hash?.update(whole.Body);
       bytes = whole.Body.length;
       await writeFile(tmp, whole.Body);
       got = whole;
     } else {
       // Streamed to disk (memory does not grow with the object), counted and hashed on the way.
       const streamed = await client.send(new GetObjectCommand(request));
-      const count = new Transform({
-        transform(chunk: Buffer, _enc, done) {
-          hash.update(chunk);
+      // Socket chunks (tens of KiB) go to disk 1 MiB at a time, one writev each, without a copy.
+      const out = await open(tmp, 'w');
+      try {
+        let batch: Buffer[] = [];
+        let batchBytes = 0;
+        for await (const chunk of streamed.Body as AsyncIterable<Buffer>) {
+          hash?.update(chunk);
           bytes += chunk.length;
-          done(null, chunk);
-        },
-      });
-      await pipeline(streamed.Body as Readable, count, createWriteStream(tmp));
+          batch.push(chunk);
+          batchBytes += chunk.length;
+          if (batchBytes >= WRITE_BYTES) {
+            await out.writev(batch);
+            batch = [];
+            batchBytes = 0;
+          }
+        }
+        if (batch.length > 0) await out.writev(batch);
+      } finally {
+        await out.close();
+      }
       got = { ...streamed, Metadata: streamed.Metadata ?? {} };
     }
     if (bytes !== entry.size) throw new IntegrityError('SizeMismatch', `${entry.key}: got ${bytes} bytes, listed ${entry.size}`);
-    // A single-part ETag is the MD5 of the bytes, except under SSE-KMS or SSE-C.
-    const etag = entry.etag?.replaceAll('"', '');
     const encrypted = got.ServerSideEncryption?.startsWith('aws:kms') || got.SSECustomerAlgorithm !== undefined;
-    if (!encrypted && etag && /^[0-9a-f]{32}$/.test(etag) && etag !== hash.digest('hex')) {
+    if (hash && !encrypted && etag !== hash.digest('hex')) {
       throw new IntegrityError('ChecksumMismatch', `${entry.key}: the bytes read do not match the ETag ${etag}`);
     }
     const mtime = Number(got.Metadata.mtime);
