@@ -149,6 +149,10 @@ function collision(key: string) {
   };
 }
 
+/** Temporary names are unique to this process (workers on other hosts may share the volume). */
+const TMP_TAG = randomBytes(4).toString('hex');
+let tmpCount = 0;
+
 /** Streamed objects are written to disk this much at a time. */
 const WRITE_BYTES = 1024 * 1024;
 
@@ -162,7 +166,7 @@ async function download(job: PullJob, entry: ListedObject, file: string, client:
     made.add(dir);
   }
   const request = { Bucket: job.source.bucket, Key: job.source.prefix + entry.key, IfMatch: entry.etag };
-  const tmp = `${file}.ferry-${randomBytes(4).toString('hex')}.tmp`;
+  const tmp = `${file}.ferry-${TMP_TAG}-${++tmpCount}.tmp`;
   try {
     let got: Pick<LeanGot, 'Metadata' | 'LastModified' | 'ServerSideEncryption' | 'SSECustomerAlgorithm'>;
     // A single-part ETag is the MD5 of the bytes (except under SSE-KMS or SSE-C): then they are
