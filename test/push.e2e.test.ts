@@ -5,10 +5,10 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, readFile, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { bodyOf } from '../lib/local/dataset.ts';
 import type { EmbeddedServer } from '../lib/local/server.ts';
-import { localEnv, runFerry, serverWithBuckets, tempDir } from './helpers.ts';
+import { listAll, localEnv, runFerry, serverWithBuckets, tempDir } from './helpers.ts';
 
 const MiB = 1024 * 1024;
 
@@ -22,17 +22,6 @@ const FILES: { key: string; size: number; type: string }[] = [
   { key: 'big/large.parquet', size: 11 * MiB + 3, type: 'application/vnd.apache.parquet' },
   ...Array.from({ length: 250 }, (_, i) => ({ key: `many/${String(i).padStart(4, '0')}.dat`, size: (i * 37) % 3000, type: 'application/octet-stream' })),
 ];
-
-async function listKeys(client: S3Client, bucket: string, prefix: string): Promise<string[]> {
-  const out: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
-    for (const o of page.Contents ?? []) out.push((o.Key as string).slice(prefix.length));
-    token = page.NextContinuationToken;
-  } while (token);
-  return out.sort();
-}
 
 describe('ferry copy DIR s3://B/P (push in one process)', () => {
   let server: EmbeddedServer;
@@ -61,7 +50,7 @@ describe('ferry copy DIR s3://B/P (push in one process)', () => {
     const bytes = FILES.reduce((n, f) => n + f.size, 0);
     assert.deepEqual(out.objects, { total: FILES.length, copied: FILES.length, skipped: 0, failed: 0 });
     assert.deepEqual(out.bytes, { total: bytes, copied: bytes });
-    assert.deepEqual(await listKeys(client, 'push-dst', 'up/'), FILES.map((f) => f.key).sort());
+    assert.deepEqual(await listAll(client, 'push-dst', 'up/'), FILES.map((f) => f.key).sort());
     for (const f of FILES) {
       const got = await client.send(new GetObjectCommand({ Bucket: 'push-dst', Key: `up/${f.key}` }));
       const body = Buffer.from(await (got.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
@@ -112,7 +101,7 @@ describe('ferry copy DIR s3://B/P (push in one process)', () => {
     assert.equal(run.code, 1, run.stderr);
     const out = JSON.parse(run.stdout);
     assert.deepEqual(out.objects, { total: 6, copied: 1, skipped: 3, failed: 2 });
-    assert.deepEqual(await listKeys(client, 'push-odd', ''), ['d/ok.txt']);
+    assert.deepEqual(await listAll(client, 'push-odd', ''), ['d/ok.txt']);
     const report = JSON.parse(await readFile(out.reportPath, 'utf8'));
     assert.deepEqual(report.failuresByCode, { InvalidName: 1, KeyTooLong: 1 });
     const scan = JSON.parse(await readFile(path.join(path.dirname(out.reportPath), 'scan.json'), 'utf8'));
@@ -121,7 +110,7 @@ describe('ferry copy DIR s3://B/P (push in one process)', () => {
     // --follow-symlinks follows links and still refuses to walk a loop.
     const followed = await runFerry(['copy', odd, 's3://push-odd/f', '--follow-symlinks', '--json', '--job-dir', jobDir], { env });
     assert.equal(followed.code, 1, followed.stderr);
-    assert.deepEqual(await listKeys(client, 'push-odd', 'f/'), ['d/ok.txt', 'link.txt']);
+    assert.deepEqual(await listAll(client, 'push-odd', 'f/'), ['d/ok.txt', 'link.txt']);
     const followedScan = JSON.parse(await readFile(path.join(path.dirname(JSON.parse(followed.stdout).reportPath), 'scan.json'), 'utf8'));
     assert.deepEqual(followedScan.skipped.map((s: { reason: string }) => s.reason).sort(), ['loop', 'special']);
   });
@@ -129,11 +118,11 @@ describe('ferry copy DIR s3://B/P (push in one process)', () => {
   it('applies include/exclude, and --dry-run uploads nothing', async () => {
     const run = await runFerry(['copy', tree, 's3://push-filter', '--include', 'dir/**', '--exclude', '**/*.csv', '--json', '--job-dir', await tempDir()], { env });
     assert.equal(run.code, 0, run.stderr);
-    assert.deepEqual(await listKeys(client, 'push-filter', ''), FILES.filter((f) => f.key.startsWith('dir/') && !f.key.endsWith('.csv')).map((f) => f.key).sort());
+    assert.deepEqual(await listAll(client, 'push-filter', ''), FILES.filter((f) => f.key.startsWith('dir/') && !f.key.endsWith('.csv')).map((f) => f.key).sort());
     const dry = await runFerry(['copy', tree, 's3://push-filter/dry', '--dry-run', '--json', '--job-dir', await tempDir()], { env });
     assert.equal(dry.code, 0, dry.stderr);
     assert.equal(JSON.parse(dry.stdout).status, 'dry-run');
-    assert.deepEqual(await listKeys(client, 'push-filter', 'dry/'), []);
+    assert.deepEqual(await listAll(client, 'push-filter', 'dry/'), []);
   });
 
   it('at its defaults, sends a 20 MiB file in parts (the embedded endpoint takes at most 11 MiB a request)', async () => {

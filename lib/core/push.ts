@@ -57,9 +57,23 @@ export async function push(job: PushJob, deps: InProcessDeps): Promise<Report> {
   const scan: ScanResult = { skipped: [], failed: [] };
   const planned: Planned = { manifests: 0, objects: 0, bytes: 0 };
   const stop = deps.stop ?? (() => false);
-  const manifests = walkIntoManifests(job, deps.store, scan, planned, deps.progress);
-  await eachAtOnce(manifests, MANIFESTS_IN_FLIGHT, stop, async ({ manifest, lines }) => {
-    if (!job.dryRun) await uploadManifest(job, manifest, lines, deps, stop);
+  const client = deps.s3(job.destination);
+  const onListingRetry = (info: ErrorInfo) => {
+    if (info.throttle) deps.pool.noteThrottle();
+    deps.progress.retry(info);
+  };
+  const walked = walkIntoManifests(job, deps.store, scan, planned, deps.progress);
+  // Each manifest's listing of the destination starts as soon as the manifest is made, while the
+  // manifests before it are still uploading.
+  const manifests = (async function* () {
+    for await (const m of walked) {
+      const there = job.dryRun ? undefined : objectsAlreadyThere(client, job.destination.bucket, job.destination.prefix, m.lines, onListingRetry);
+      there?.catch(() => {}); // its failure surfaces where it is awaited
+      yield { ...m, there };
+    }
+  })();
+  await eachAtOnce(manifests, MANIFESTS_IN_FLIGHT, stop, async ({ manifest, lines, there }) => {
+    if (!job.dryRun) await uploadManifest(job, manifest, lines, deps, stop, job.source.path, there);
   });
   deps.progress.planningDone = true;
   return reportInProcessJob(deps.store, job, planned, scan);
@@ -146,8 +160,9 @@ function codeOf(reason: string): string {
  * Uploads one manifest's files through the pool and writes its result once every file has its
  * outcome: a manifest is never half-reported. A file already at the destination with the same size,
  * written after the file last changed, is skipped (one listing per manifest, no request per file).
- * When `stop` turns true, no more files are started; those in flight finish, a checkpoint (not a
- * result) records them, and false is returned: the manifest is to be done again.
+ * `listed` is that listing when it was started ahead. When `stop` turns true, no more files are
+ * started; those in flight finish, a checkpoint (not a result) records them, and false is returned:
+ * the manifest is to be done again.
  */
 export async function uploadManifest(
   job: PushJob,
@@ -156,6 +171,7 @@ export async function uploadManifest(
   deps: ManifestDeps,
   stop: () => boolean = () => false,
   root = job.source.path,
+  listed?: Promise<Map<string, ListedObject>>,
 ): Promise<boolean> {
   const started = Date.now();
   const result: ManifestResult = emptyResult(manifest, lines.length);
@@ -168,7 +184,7 @@ export async function uploadManifest(
     onRetry,
     onBytes: (n: number) => deps.progress.bytes(n),
   };
-  const there = await objectsAlreadyThere(client, job.destination.bucket, job.destination.prefix, lines, onRetry);
+  const there = await (listed ?? objectsAlreadyThere(client, job.destination.bucket, job.destination.prefix, lines, onRetry));
   const uploads: Promise<void>[] = [];
   for (const line of lines) {
     if (stop()) break;
