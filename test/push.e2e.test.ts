@@ -44,12 +44,25 @@ describe('ferry copy DIR s3://B/P (push in one process)', () => {
   after(() => server?.stop());
 
   it('uploads every file with its bytes, content type, mtime and mode', async () => {
-    const run = await runFerry(['copy', tree, 's3://push-dst/up', '--multipart-threshold', '5MiB', '--part-size', '5MiB', '--json', '--job-dir', await tempDir()], { env });
+    const jobDir = await tempDir();
+    const run = await runFerry(['copy', tree, 's3://push-dst/up', '--multipart-threshold', '5MiB', '--part-size', '5MiB', '--json', '--job-dir', jobDir], { env });
     assert.equal(run.code, 0, run.stderr);
     const out = JSON.parse(run.stdout);
     const bytes = FILES.reduce((n, f) => n + f.size, 0);
     assert.deepEqual(out.objects, { total: FILES.length, copied: FILES.length, skipped: 0, failed: 0 });
     assert.deepEqual(out.bytes, { total: bytes, copied: bytes });
+    // ferry status reads the same from the local job store.
+    const status = await runFerry(['status', out.jobId, '--job-dir', jobDir, '--json'], { env });
+    assert.equal(status.code, 0, status.stderr);
+    const s = JSON.parse(status.stdout);
+    assert.equal(s.phase, 'finished');
+    assert.deepEqual(s.objects, out.objects);
+    assert.deepEqual(s.bytes, out.bytes);
+    const human = await runFerry(['status', out.jobId, '--job-dir', jobDir], { env });
+    assert.match(human.stdout, new RegExp(`^job ${out.jobId} \\(push\\): finished\nobjects: ${FILES.length} of ${FILES.length} \\(${FILES.length} copied, 0 skipped, 0 failed\\)\n`));
+    const missing = await runFerry(['status', 'no-such-job', '--job-dir', jobDir], { env });
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /^ferry: no job no-such-job in /);
     assert.deepEqual(await listAll(client, 'push-dst', 'up/'), FILES.map((f) => f.key).sort());
     for (const f of FILES) {
       const got = await client.send(new GetObjectCommand({ Bucket: 'push-dst', Key: `up/${f.key}` }));

@@ -12,8 +12,9 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { emptyResult, type ManifestResult } from './copy.ts';
 import { BadInputError, JobStoreError } from './errors.ts';
 import { type Job, jobKeys, loadAnyJob } from './job.ts';
-import { type JobStore, S3JobStore } from './jobstore.ts';
+import { getJson, type JobStore, S3JobStore } from './jobstore.ts';
 import { parseManifest } from './manifest.ts';
+import type { PlanState } from './plan.ts';
 import type { Pool } from './pool.ts';
 import type { ProgressSink } from './progress.ts';
 import { type PullLine, pullManifest } from './pull.ts';
@@ -276,7 +277,7 @@ export async function followJob(options: {
     const status = await tracker.refresh();
     options.onStatus(status);
     if (status.planningDone && status.manifestsDone >= status.planned.manifests) {
-      const plan = { done: true, startAfter: '', ...status.planned };
+      const plan = await getJson<PlanState>(options.store, jobKeys.plan(options.jobId));
       return report({ jobId: options.jobId, plan, dryRun: status.job.dryRun }, { store: options.store });
     }
     await new Promise((r) => setTimeout(r, options.everyMs ?? 2000));

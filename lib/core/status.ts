@@ -2,12 +2,13 @@ import type { ManifestResult } from './copy.ts';
 import { type Job, jobKeys, loadAnyJob } from './job.ts';
 import type { JobStore } from './jobstore.ts';
 import type { PlanState } from './plan.ts';
+import type { ScanResult } from './report.ts';
 
 /** Where a job stands, from its job store alone: what any machine can see of it. */
 export interface JobStatus {
   job: Job;
   phase: 'planning' | 'transferring' | 'finished';
-  /** Objects and bytes planned so far (final once planning is done). */
+  /** Objects and bytes planned so far (final once planning is done; objects include what the walk passed over). */
   planned: { objects: number; bytes: number; manifests: number };
   planningDone: boolean;
   manifestsDone: number;
@@ -29,6 +30,7 @@ export class JobTracker {
   #job: Job | undefined;
   readonly #done = new Set<number>();
   readonly #totals = { copied: 0, skipped: 0, failed: 0, bytesCopied: 0, retries: 0 };
+  #scan: { skipped: number; failed: number } | undefined;
 
   constructor(store: JobStore, jobId: string) {
     this.#store = store;
@@ -53,6 +55,13 @@ export class JobTracker {
       this.#totals.bytesCopied += r.bytesCopied;
       this.#totals.retries += r.retries;
     });
+    // What the walk passed over counts as the report counts it: skipped, or failed.
+    if (plan.done && this.#scan === undefined) {
+      const scan = await this.#store.get(jobKeys.scan(job.jobId));
+      const parsed = scan ? (JSON.parse(scan) as ScanResult) : { skipped: [], failed: [] };
+      this.#scan = { skipped: parsed.skipped.length, failed: parsed.failed.length };
+    }
+    const walked = this.#scan ?? { skipped: 0, failed: 0 };
     const reported = (await this.#store.get(jobKeys.report(job.jobId))) !== undefined;
     const seconds = Math.max(0.001, (now.getTime() - Date.parse(job.createdAt)) / 1000);
     const bytesPerSecond = this.#totals.bytesCopied / seconds;
@@ -60,10 +69,10 @@ export class JobTracker {
     return {
       job,
       phase: reported ? 'finished' : plan.done ? 'transferring' : 'planning',
-      planned: { objects: plan.objects, bytes: plan.bytes, manifests: plan.manifests },
+      planned: { objects: plan.objects + walked.skipped + walked.failed, bytes: plan.bytes, manifests: plan.manifests },
       planningDone: plan.done,
       manifestsDone: this.#done.size,
-      objects: { copied: this.#totals.copied, skipped: this.#totals.skipped, failed: this.#totals.failed },
+      objects: { copied: this.#totals.copied, skipped: this.#totals.skipped + walked.skipped, failed: this.#totals.failed + walked.failed },
       bytesCopied: this.#totals.bytesCopied,
       retries: this.#totals.retries,
       bytesPerSecond,
