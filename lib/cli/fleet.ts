@@ -84,7 +84,8 @@ export async function scanCommand(args: string[], usage: string): Promise<number
   log(`job ${job.jobId}: ${what}, manifests to ${queueUrl}`);
   if (!queue.deadLetterUrl) log('warning: the queue has no dead-letter queue; a manifest that keeps failing is retried until it expires');
 
-  const progress = new ProgressLine({ quiet: json });
+  // With --no-wait the scan ends at 0 objects done: its log lines, not a progress line, say what it did.
+  const progress = new ProgressLine({ quiet: json || Boolean(o['no-wait']) });
   const scan: ScanResult = { skipped: [], failed: [] };
   const planned: Planned = { manifests: 0, objects: 0, bytes: 0 };
   const manifests =

@@ -36,6 +36,9 @@ export interface FleetMessage {
   readonly lines?: readonly (PushLine | PullLine)[];
 }
 
+/** A worker's long poll: short enough that SIGTERM is not kept waiting long for it to return. */
+const POLL_SECONDS = 10;
+
 /** SQS takes bodies up to 256 KiB; the rest of the body needs a little room. */
 const MAX_INLINE_BYTES = 250 * 1024;
 
@@ -99,6 +102,9 @@ export async function work(options: WorkOptions): Promise<WorkSummary> {
   const active = new Set<Promise<void>>();
   let lastBusy = Date.now();
 
+  const release = (message: Message) =>
+    sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle, VisibilityTimeout: 0 }));
+
   const handle = async (message: Message) => {
     const heartbeat = setInterval(
       () => {
@@ -150,7 +156,7 @@ export async function work(options: WorkOptions): Promise<WorkSummary> {
       } else {
         // Stopping: hand the manifest back at once rather than after the visibility timeout.
         summary.released++;
-        await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle, VisibilityTimeout: 0 }));
+        await release(message);
         options.log(`${body.jobId} ${baseName(body.manifest)}: given back to the queue`);
       }
     } catch (err) {
@@ -163,9 +169,11 @@ export async function work(options: WorkOptions): Promise<WorkSummary> {
 
   while (!signal.aborted) {
     while (active.size >= MANIFESTS_IN_FLIGHT) await Promise.race(active);
-    const wait = options.idleExitMs === undefined ? 20 : Math.min(20, Math.ceil(options.idleExitMs / 1000));
+    const wait = options.idleExitMs === undefined ? POLL_SECONDS : Math.min(POLL_SECONDS, Math.ceil(options.idleExitMs / 1000));
     let messages: Message[] = [];
     try {
+      // Never cut off: a poll aborted on its way back would hide the messages it brought until
+      // their visibility timeout.
       const out = await sqs.send(
         new ReceiveMessageCommand({
           QueueUrl: queueUrl,
@@ -173,13 +181,17 @@ export async function work(options: WorkOptions): Promise<WorkSummary> {
           WaitTimeSeconds: wait,
           VisibilityTimeout: visibilitySeconds,
         }),
-        { abortSignal: signal },
       );
       messages = out.Messages ?? [];
     } catch (err) {
-      if (signal.aborted) break;
       options.log(`receive: ${(err as Error).message}`);
       await new Promise((r) => setTimeout(r, 1000));
+    }
+    if (signal.aborted) {
+      // Stopped while polling: what the poll brought goes straight back.
+      await Promise.all(messages.map(release));
+      summary.released += messages.length;
+      break;
     }
     if (messages.length > 0 || active.size > 0) lastBusy = Date.now();
     else if (options.idleExitMs !== undefined && Date.now() - lastBusy >= options.idleExitMs) break;
