@@ -6,7 +6,7 @@ import { readFile, stat, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { bodyOf } from '../lib/local/dataset.ts';
 import type { EmbeddedServer } from '../lib/local/server.ts';
 import { assertPushed, listAll, localEnv, queueWithDlq, runFerry, serverWithBuckets, startFerry, tempDir, writeTree } from './helpers.ts';
@@ -117,6 +117,30 @@ describe('ferry scan + ferry work (fleet mode over SQS)', () => {
     assert.deepEqual(rows.map((r) => r.split(',')[0]).sort(), [...lostKeys].sort());
     assert.ok(rows.every((r) => r.includes(',DeadLettered,')));
     assert.deepEqual(await listAll(client, 'fleet-dst', 'dead/'), FILES.map((f) => f.key).filter((k) => !lostKeys.includes(k)).sort());
+  });
+
+  it('a manifest too large for a message travels as a pointer to the job bucket', async () => {
+    const queue = await queueWithDlq(server.endpoint, 'pointer', 30, 5);
+    const wide = path.join(await tempDir(), 'wide');
+    // Keys of about 850 bytes: a manifest of a few hundred of them is past SQS's 256 KiB.
+    const deep = Array.from({ length: 4 }, (_, i) => `${String(i)}${'-long-directory-name'.repeat(10)}`).join('/');
+    const files = Array.from({ length: 2000 }, (_, i) => ({ key: `${deep}/file-${String(i).padStart(5, '0')}.txt`, size: 10 + (i % 50) }));
+    await writeTree(wide, files, mtime);
+    const scan = await runFerry(['scan', wide, '--to', 's3://fleet-dst/pointer', '--queue', queue, '--job-bucket', 'fleet-jobs', '--manifest-max-entries', '5000', '--no-wait', '--json'], { env });
+    assert.equal(scan.code, 0, scan.stderr);
+    const { jobId, manifests } = JSON.parse(scan.stdout);
+    const peeked = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queue, MaxNumberOfMessages: 10 }));
+    const messages = peeked.Messages ?? [];
+    assert.equal(messages.length, manifests);
+    const bodies = messages.map((m) => JSON.parse(m.Body ?? '{}'));
+    assert.ok(bodies.some((b) => b.lines === undefined && b.manifest.startsWith(`${jobId}/manifests/`)), 'a manifest sent as a pointer');
+    for (const m of messages) await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queue, ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0 }));
+    const worker = await runFerry(['work', '--queue', queue, '--idle-exit', '3'], { env });
+    assert.equal(worker.code, 0, worker.stderr);
+    const follow = await runFerry(['status', jobId, '--job-bucket', 'fleet-jobs', '--wait', '--json'], { env });
+    assert.equal(follow.code, 0, follow.stderr);
+    assert.deepEqual(JSON.parse(follow.stdout).objects, { total: files.length, copied: files.length, skipped: 0, failed: 0 });
+    await assertPushed(client, 'fleet-dst', 'pointer/', files);
   });
 
   it('pulls through the queue too: scan s3:// --to DIR, and workers write the files', async () => {
