@@ -8,8 +8,8 @@ import { after, before, describe, it } from 'node:test';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { ChangeMessageVisibilityCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { bodyOf } from '../lib/local/dataset.ts';
-import type { EmbeddedServer } from '../lib/local/server.ts';
-import { assertPushed, listAll, localEnv, queueWithDlq, runFerry, serverWithBuckets, startFerry, tempDir, writeTree } from './helpers.ts';
+import { createWorkQueue, type EmbeddedServer } from '../lib/local/server.ts';
+import { assertPushed, listAll, localEnv, runFerry, serverWithBuckets, startFerry, tempDir, writeTree } from './helpers.ts';
 
 const MiB = 1024 * 1024;
 const FILES = [
@@ -49,7 +49,7 @@ describe('ferry scan + ferry work (fleet mode over SQS)', () => {
   after(() => server?.stop());
 
   it('two workers finish a job although one is killed -9 in the middle; every file arrives once', async () => {
-    const queue = await queueWithDlq(server.endpoint, 'kill', 3, 5);
+    const queue = await createWorkQueue(server.endpoint, 'kill', { visibilitySeconds: 3, maxReceiveCount: 5 });
     const common = ['--queue', queue, '--idle-exit', '8'];
     const scan = startFerry(['scan', tree, '--to', 's3://fleet-dst/kill', '--queue', queue, '--job-bucket', 'fleet-jobs', '--manifest-max-entries', '20', '--json'], { env });
     const doomed = startFerry(['work', ...common, '--concurrency', '2'], { env });
@@ -77,7 +77,7 @@ describe('ferry scan + ferry work (fleet mode over SQS)', () => {
   });
 
   it('a worker stopped with SIGTERM gives its manifests back at once and exits 0', async () => {
-    const queue = await queueWithDlq(server.endpoint, 'term', 300, 5); // only a release makes them come back in time
+    const queue = await createWorkQueue(server.endpoint, 'term', { visibilitySeconds: 300, maxReceiveCount: 5 }); // only a release makes them come back in time
     const scan = await runFerry(['scan', tree, '--to', 's3://fleet-dst/term', '--queue', queue, '--job-bucket', 'fleet-jobs', '--manifest-max-entries', '20', '--no-wait', '--json'], { env });
     assert.equal(scan.code, 0, scan.stderr);
     const { jobId } = JSON.parse(scan.stdout);
@@ -96,7 +96,7 @@ describe('ferry scan + ferry work (fleet mode over SQS)', () => {
   });
 
   it('a manifest dead-lettered after too many receives is in the report, every file of it failed', async () => {
-    const queue = await queueWithDlq(server.endpoint, 'dead', 1, 1);
+    const queue = await createWorkQueue(server.endpoint, 'dead', { visibilitySeconds: 1, maxReceiveCount: 1 });
     const scan = await runFerry(['scan', tree, '--to', 's3://fleet-dst/dead', '--queue', queue, '--job-bucket', 'fleet-jobs', '--manifest-max-entries', '100', '--no-wait', '--json'], { env });
     assert.equal(scan.code, 0, scan.stderr);
     const { jobId } = JSON.parse(scan.stdout);
@@ -120,7 +120,7 @@ describe('ferry scan + ferry work (fleet mode over SQS)', () => {
   });
 
   it('a manifest too large for a message travels as a pointer to the job bucket', async () => {
-    const queue = await queueWithDlq(server.endpoint, 'pointer', 30, 5);
+    const queue = await createWorkQueue(server.endpoint, 'pointer', { visibilitySeconds: 30, maxReceiveCount: 5 });
     const wide = path.join(await tempDir(), 'wide');
     // Keys of about 850 bytes: a manifest of a few hundred of them is past SQS's 256 KiB.
     const deep = Array.from({ length: 4 }, (_, i) => `${String(i)}${'-long-directory-name'.repeat(10)}`).join('/');
@@ -144,7 +144,7 @@ describe('ferry scan + ferry work (fleet mode over SQS)', () => {
   });
 
   it('pulls through the queue too: scan s3:// --to DIR, and workers write the files', async () => {
-    const queue = await queueWithDlq(server.endpoint, 'pull', 30, 5);
+    const queue = await createWorkQueue(server.endpoint, 'pull', { visibilitySeconds: 30, maxReceiveCount: 5 });
     const dir = path.join(await tempDir(), 'restored');
     const scan = startFerry(['scan', 's3://fleet-dst/kill', '--to', dir, '--queue', queue, '--job-bucket', 'fleet-jobs', '--manifest-max-entries', '50', '--json'], { env });
     const worker = await runFerry(['work', '--queue', queue, '--idle-exit', '4'], { env });
@@ -164,7 +164,7 @@ describe('ferry scan + ferry work (fleet mode over SQS)', () => {
     const noQueue = await runFerry([...base, '--job-bucket', 'fleet-jobs'], { env });
     assert.equal(noQueue.code, 2);
     assert.match(noQueue.stderr, /^ferry: scan needs --queue URL/);
-    const queue = await queueWithDlq(server.endpoint, 'bad', 30, 5);
+    const queue = await createWorkQueue(server.endpoint, 'bad', { visibilitySeconds: 30, maxReceiveCount: 5 });
     const noBucket = await runFerry([...base, '--queue', queue], { env });
     assert.equal(noBucket.code, 2);
     assert.match(noBucket.stderr, /--job-bucket/);

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { bodyOf } from '../lib/local/dataset.ts';
-import { createWorkQueue, type EmbeddedServer, embeddedClient, startEmbedded } from '../lib/local/server.ts';
+import { type EmbeddedServer, embeddedClient, startEmbedded } from '../lib/local/server.ts';
 
 export const FERRY = fileURLToPath(new URL('../bin/ferry.ts', import.meta.url));
 
@@ -131,10 +131,5 @@ export async function assertPushed(client: S3Client, bucket: string, prefix: str
     const body = Buffer.from(await (got.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
     assert.ok(body.equals(bodyOf(f)), f.key);
   }
-}
-
-/** A queue with a dead-letter queue, as the CDK app makes them (short timeouts for the tests). */
-export function queueWithDlq(endpoint: string, name: string, visibilitySeconds: number, maxReceiveCount: number): Promise<string> {
-  return createWorkQueue(endpoint, name, { visibilitySeconds, maxReceiveCount });
 }
 

@@ -7,9 +7,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CreateBucketCommand, GetObjectCommand } from '@aws-sdk/client-s3';
 import { bodyOf, datasetSpecs, type ObjectSpec, uploadDataset, verifyAgainstSpecs } from '../lib/local/dataset.ts';
-import type { EmbeddedServer } from '../lib/local/server.ts';
+import { createWorkQueue, type EmbeddedServer } from '../lib/local/server.ts';
 import { RGW_CREDENTIALS, type Radosgw, startRadosgw } from './ceph.ts';
-import { assertPushed, localEnv, queueWithDlq, runFerry, serverWithBuckets, startFerry, tempDir, writeTree } from './helpers.ts';
+import { assertPushed, localEnv, runFerry, serverWithBuckets, startFerry, tempDir, writeTree } from './helpers.ts';
 
 const MiB = 1024 * 1024;
 
@@ -82,7 +82,7 @@ describe('ferry copy on radosgw', () => {
     files.push({ key: 'large/eighteen.bin', size: 18 * MiB + 3 });
     const mtime = new Date('2026-01-02T03:04:05.678Z');
     await writeTree(root, files, mtime);
-    const queue = await queueWithDlq(embedded.server.endpoint, 'cephfs', 3, 5);
+    const queue = await createWorkQueue(embedded.server.endpoint, 'cephfs', { visibilitySeconds: 3, maxReceiveCount: 5 });
     const rgwOptions = ['--endpoint-url', rgw.endpoint];
     const scan = startFerry(['scan', root, '--to', 's3://rgw-fleet/f', '--queue', queue, '--job-bucket', 'rgw-jobs', '--manifest-max-entries', '15', '--json', ...rgwOptions], { env });
     const workers = ['--queue', queue, '--idle-exit', '8', ...rgwOptions];

@@ -3,7 +3,6 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import type { SQSClient } from '@aws-sdk/client-sqs';
 import { s3Client, sqsClient } from '../core/clients.ts';
 import { BadInputError, CannotRunError, classify } from '../core/errors.ts';
 import { followJob, enqueueManifest, queueSettings, work } from '../core/fleet.ts';
@@ -170,7 +169,7 @@ export async function workCommand(args: string[], usage: string): Promise<number
   }
   if (!o.queue) throw new BadInputError('work needs --queue URL');
   const side = { endpoint: o['endpoint-url'], profile: o.profile, region: o.region };
-  const sqs: SQSClient = sqsClient(side, o.queue);
+  const sqs = sqsClient(side, o.queue);
   await queueSettings(sqs, o.queue).catch((err) => {
     throw queueError(err, o.queue as string);
   });

@@ -19,6 +19,15 @@ const silent = { trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 /** Keep-alive sockets, more than any pool limit: the pool, not the agent, bounds concurrency. */
 export const AGENT_OPTIONS = Object.freeze({ keepAlive: true, maxSockets: 1024, keepAliveMsecs: 10_000 });
 
+function keepAliveHandler(requestTimeout: number): NodeHttpHandler {
+  return new NodeHttpHandler({
+    httpAgent: new http.Agent(AGENT_OPTIONS),
+    httpsAgent: new https.Agent(AGENT_OPTIONS),
+    connectionTimeout: 10_000,
+    requestTimeout,
+  });
+}
+
 /**
  * One S3 client per endpoint + profile + region, created once and reused, over keep-alive
  * connections. The SDK's own retries are off: ferry retries each operation itself so that it can
@@ -44,12 +53,7 @@ export function s3Client(config: EndpointConfig): S3Client {
         requestChecksumCalculation: 'WHEN_REQUIRED' as const,
         responseChecksumValidation: 'WHEN_REQUIRED' as const,
       }),
-      requestHandler: new NodeHttpHandler({
-        httpAgent: new http.Agent(AGENT_OPTIONS),
-        httpsAgent: new https.Agent(AGENT_OPTIONS),
-        connectionTimeout: 10_000,
-        requestTimeout: 60_000,
-      }),
+      requestHandler: keepAliveHandler(60_000),
     });
     clients.set(id, client);
   }
@@ -71,13 +75,8 @@ export function sqsClient(config: Omit<EndpointConfig, 'endpoint'>, queueUrl: st
     profile: config.profile,
     region: config.region ?? regionFallback(endpoint),
     logger: silent,
-    requestHandler: new NodeHttpHandler({
-      httpAgent: new http.Agent(AGENT_OPTIONS),
-      httpsAgent: new https.Agent(AGENT_OPTIONS),
-      connectionTimeout: 10_000,
-      // Long polls wait 20 s for messages.
-      requestTimeout: 30_000,
-    }),
+    // A worker's long poll waits up to 10 s for messages.
+    requestHandler: keepAliveHandler(30_000),
   });
 }
 

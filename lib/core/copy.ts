@@ -1,9 +1,9 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { type EndpointConfig, sameService } from './clients.ts';
-import { type ErrorInfo, JobStoreError } from './errors.ts';
+import type { ErrorInfo } from './errors.ts';
 import { type CopyJob, jobKeys, loadJob } from './job.ts';
 import { LeanS3 } from './lean-s3.ts';
-import { getJson, type JobStore } from './jobstore.ts';
+import { getJson, getText, type JobStore } from './jobstore.ts';
 import { parseManifest } from './manifest.ts';
 import type { Pool } from './pool.ts';
 import type { ProgressSink } from './progress.ts';
@@ -68,7 +68,7 @@ export interface CopyDeps {
 export async function copyManifest(input: CopyInput, deps: CopyDeps): Promise<CopyOutput> {
   const startedAt = Date.now();
   const job = await loadJob(deps.store, input.jobId);
-  const entries = parseManifest(await requireText(deps.store, input.manifest));
+  const entries = parseManifest(await getText(deps.store, input.manifest));
   const resultKey = jobKeys.result(job.jobId, input.manifest);
   const checkpointKey = jobKeys.checkpoint(job.jobId, input.manifest);
   if ((await deps.store.get(resultKey)) !== undefined) return { jobId: job.jobId, manifest: input.manifest, done: true };
@@ -189,12 +189,6 @@ export function countRetries(state: Pick<ManifestResult, 'retries' | 'throttles'
     if (info.throttle || info.code === 'ECONNRESET') pool.noteThrottle();
     progress.retry(info);
   };
-}
-
-async function requireText(store: JobStore, key: string): Promise<string> {
-  const text = await store.get(key);
-  if (text === undefined) throw new JobStoreError(`job store has no ${key}`);
-  return text;
 }
 
 // Step Functions' Cause is often the JSON of a Lambda error: keep its message.

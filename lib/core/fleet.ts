@@ -10,9 +10,9 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { emptyResult, type ManifestResult } from './copy.ts';
-import { BadInputError, JobStoreError } from './errors.ts';
-import { type Job, jobKeys, loadAnyJob } from './job.ts';
-import { getJson, type JobStore, S3JobStore } from './jobstore.ts';
+import { BadInputError } from './errors.ts';
+import { type Job, jobKeys, loadAnyJob, manifestName } from './job.ts';
+import { getJson, getText, type JobStore, S3JobStore } from './jobstore.ts';
 import { parseManifest } from './manifest.ts';
 import type { PlanState } from './plan.ts';
 import type { Pool } from './pool.ts';
@@ -129,7 +129,7 @@ export async function work(options: WorkOptions): Promise<WorkSummary> {
       let done = (await store.get(resultKey)) !== undefined; // redelivered after it was finished
       const started = Date.now();
       if (!done) {
-        const lines = body.lines ?? parseManifest((await store.get(body.manifest)) ?? missing(body.manifest));
+        const lines = body.lines ?? parseManifest(await getText(store, body.manifest));
         const deps = { store, s3: () => options.s3, pool: options.pool, progress: options.progress };
         const stop = () => signal.aborted;
         if (job.kind === 'push') {
@@ -145,7 +145,7 @@ export async function work(options: WorkOptions): Promise<WorkSummary> {
           summary.failed += r.failed;
           summary.bytes += r.bytesCopied;
           options.log(
-            `${job.jobId} ${baseName(body.manifest)}: ${r.copied} copied, ${r.skipped ?? 0} unchanged, ${r.failed} failed in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+            `${job.jobId} ${manifestName(body.manifest)}: ${r.copied} copied, ${r.skipped ?? 0} unchanged, ${r.failed} failed in ${((Date.now() - started) / 1000).toFixed(1)} s`,
           );
         }
       }
@@ -157,7 +157,7 @@ export async function work(options: WorkOptions): Promise<WorkSummary> {
         // Stopping: hand the manifest back at once rather than after the visibility timeout.
         summary.released++;
         await release(message);
-        options.log(`${body.jobId} ${baseName(body.manifest)}: given back to the queue`);
+        options.log(`${body.jobId} ${manifestName(body.manifest)}: given back to the queue`);
       }
     } catch (err) {
       // Left to come back after the visibility timeout; after too many receives it is dead-lettered.
@@ -217,14 +217,6 @@ function parseMessage(text: string): FleetMessage {
   return body;
 }
 
-function missing(key: string): never {
-  throw new JobStoreError(`job store has no ${key}`);
-}
-
-function baseName(manifest: string): string {
-  return manifest.slice(manifest.lastIndexOf('/') + 1).replace(/\.jsonl$/, '');
-}
-
 /**
  * Takes a job's messages off the dead-letter queue: each manifest that workers could not finish
  * (they died or timed out on it too many times) gets a result with every file failed (code
@@ -254,7 +246,7 @@ export async function collectDeadLetters(sqs: SQSClient, deadLetterUrl: string, 
       ours++;
       const resultKey = jobKeys.result(jobId, body.manifest);
       if ((await store.get(resultKey)) === undefined) {
-        const lines = parseManifest((await store.get(body.manifest)) ?? missing(body.manifest));
+        const lines = parseManifest(await getText(store, body.manifest));
         const result: ManifestResult = { ...emptyResult(body.manifest, lines.length), doneThrough: lines.length, failed: lines.length };
         result.failures = lines.map((l) => ({
           key: l.k,

@@ -76,15 +76,16 @@ export const jobKeys = {
   manifest: (jobId: string, n: number) => `${jobId}/manifests/${String(n).padStart(8, '0')}.jsonl`,
   index: (jobId: string) => `${jobId}/manifests/index.json`,
   plan: (jobId: string) => `${jobId}/plan.json`,
-  checkpoint: (jobId: string, manifest: string) => `${jobId}/checkpoints/${baseName(manifest)}.json`,
-  result: (jobId: string, manifest: string) => `${jobId}/results/${baseName(manifest)}.json`,
+  checkpoint: (jobId: string, manifest: string) => `${jobId}/checkpoints/${manifestName(manifest)}.json`,
+  result: (jobId: string, manifest: string) => `${jobId}/results/${manifestName(manifest)}.json`,
   scan: (jobId: string) => `${jobId}/scan.json`,
   mapResults: (jobId: string) => `${jobId}/map-results`,
   report: (jobId: string) => `${jobId}/report.json`,
   failures: (jobId: string) => `${jobId}/failures.csv`,
 };
 
-function baseName(manifest: string): string {
+/** A manifest's name without its folder and extension, e.g. `00000012`. */
+export function manifestName(manifest: string): string {
   return manifest.slice(manifest.lastIndexOf('/') + 1).replace(/\.jsonl$/, '');
 }
 

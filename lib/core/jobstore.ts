@@ -19,10 +19,15 @@ export interface JobStore {
   put(key: string, body: string): Promise<void>;
 }
 
-export async function getJson<T>(store: JobStore, key: string): Promise<T> {
+/** The text at `key`; a missing key is a JobStoreError. */
+export async function getText(store: JobStore, key: string): Promise<string> {
   const text = await store.get(key);
   if (text === undefined) throw new JobStoreError(`job store has no ${key}`);
-  return JSON.parse(text) as T;
+  return text;
+}
+
+export async function getJson<T>(store: JobStore, key: string): Promise<T> {
+  return JSON.parse(await getText(store, key)) as T;
 }
 
 /** A local directory; writes are atomic (temporary file, then rename). */

@@ -5,12 +5,12 @@ import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { countRetries, emptyResult, type ManifestResult, tally } from './copy.ts';
 import { type LeanGot, LeanS3 } from './lean-s3.ts';
 import { IntegrityError } from './transfer.ts';
-import { jobKeys, type PullJob } from './job.ts';
+import type { PullJob } from './job.ts';
 import { keyFilter, type ListedObject, listObjects } from './listing.ts';
 import { type Report, reportInProcessJob, type ScanResult } from './report.ts';
 import type { JobStore } from './jobstore.ts';
 import type { ProgressSink } from './progress.ts';
-import { eachAtOnce, type InProcessDeps, MANIFESTS_IN_FLIGHT, type ManifestDeps, type Planned } from './push.ts';
+import { eachAtOnce, type InProcessDeps, MANIFESTS_IN_FLIGHT, type ManifestDeps, type Planned, saveManifest, saveOutcome } from './push.ts';
 import { withRetry } from './retry.ts';
 
 /** Why a key cannot become a file under the destination directory, or undefined when it can. */
@@ -69,10 +69,7 @@ export async function* listIntoManifests(
   const flush = async () => {
     const lines = batch;
     batch = [];
-    planned.manifests++;
-    const manifest = jobKeys.manifest(job.jobId, planned.manifests);
-    await store.put(manifest, `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`);
-    return { manifest, lines };
+    return saveManifest(store, job.jobId, planned, lines);
   };
   for await (const o of listObjects(client, job.source.bucket, job.source.prefix)) {
     if (!wanted(o.key)) continue;
@@ -131,12 +128,7 @@ export async function pullManifest(
     downloads.push(tally(result, deps.progress, entry.key, entry.size, work.catch(collision(entry.key))));
   }
   await Promise.all(downloads);
-  // Stopped part-way: what was started has its outcome, and a checkpoint says so for the report.
-  result.doneThrough = downloads.length;
-  result.durationMs = Date.now() - started;
-  const complete = downloads.length === lines.length;
-  await deps.store.put((complete ? jobKeys.result : jobKeys.checkpoint)(job.jobId, manifest), JSON.stringify(result));
-  return complete;
+  return saveOutcome(deps.store, job.jobId, result, downloads.length, started);
 }
 
 /** `a` and `a/b` cannot both exist on a filesystem: the second to arrive is reported. */

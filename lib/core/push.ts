@@ -58,10 +58,8 @@ export async function push(job: PushJob, deps: InProcessDeps): Promise<Report> {
   const planned: Planned = { manifests: 0, objects: 0, bytes: 0 };
   const stop = deps.stop ?? (() => false);
   const client = deps.s3(job.destination);
-  const onListingRetry = (info: ErrorInfo) => {
-    if (info.throttle) deps.pool.noteThrottle();
-    deps.progress.retry(info);
-  };
+  // The listing's retries slow the pool and show in the progress as any other request's do.
+  const onListingRetry = countRetries({ retries: 0, throttles: 0 }, deps.pool, deps.progress);
   const walked = walkIntoManifests(job, deps.store, scan, planned, deps.progress);
   // Each manifest's listing of the destination starts as soon as the manifest is made, while the
   // manifests before it are still uploading.
@@ -122,10 +120,7 @@ export async function* walkIntoManifests(
     batch = [];
     batchBytes = 0;
     lastFlush = Date.now();
-    planned.manifests++;
-    const manifest = jobKeys.manifest(job.jobId, planned.manifests);
-    await store.put(manifest, `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`);
-    return { manifest, lines };
+    return saveManifest(store, job.jobId, planned, lines);
   };
 
   for await (const item of walkTree(job.source.path, { followSymlinks: job.followSymlinks })) {
@@ -150,6 +145,32 @@ export async function* walkIntoManifests(
     if (batch.length >= job.manifestMaxEntries || Date.now() - lastFlush >= FLUSH_EVERY_MS) yield await flush();
   }
   if (batch.length > 0) yield await flush();
+}
+
+/** Writes the next manifest of a walk or listing to the job store (sorted JSONL) and counts it. */
+export async function saveManifest<L>(store: JobStore, jobId: string, planned: Planned, lines: L[]): Promise<{ manifest: string; lines: L[] }> {
+  planned.manifests++;
+  const manifest = jobKeys.manifest(jobId, planned.manifests);
+  await store.put(manifest, `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`);
+  return { manifest, lines };
+}
+
+/**
+ * Ends a manifest once the outcomes of the `started` lines (its first ones) are in `result`: its
+ * result when every line was started, else a checkpoint that says how far it got. True when done.
+ */
+export async function saveOutcome(
+  store: JobStore,
+  jobId: string,
+  result: ManifestResult,
+  started: number,
+  startedAt: number,
+): Promise<boolean> {
+  result.doneThrough = started;
+  result.durationMs = Date.now() - startedAt;
+  const complete = started === result.entries;
+  await store.put((complete ? jobKeys.result : jobKeys.checkpoint)(jobId, result.manifest), JSON.stringify(result));
+  return complete;
 }
 
 function codeOf(reason: string): string {
@@ -193,12 +214,7 @@ export async function uploadManifest(
     uploads.push(tally(result, deps.progress, file.key, file.size, uploadUnlessThere(file, there.get(file.key), ctx)));
   }
   await Promise.all(uploads);
-  // Stopped part-way: what was started has its outcome, and a checkpoint says so for the report.
-  result.doneThrough = uploads.length;
-  result.durationMs = Date.now() - started;
-  const complete = uploads.length === lines.length;
-  await deps.store.put((complete ? jobKeys.result : jobKeys.checkpoint)(job.jobId, manifest), JSON.stringify(result));
-  return complete;
+  return saveOutcome(deps.store, job.jobId, result, uploads.length, started);
 }
 
 /** The file's path: its key's '/'-separated segments below the root. */
