@@ -27,7 +27,8 @@ describe('decide: the truth table', () => {
     [e(1, 9), e(1, 0), 'size-only', 'skip'],
     [e(1, 9), e(1, 0), 'time', 'copy newer'],
     [e(1, 0), e(1, 9), 'time', 'skip'],
-    [e(1, 5), e(1, 5), 'time', 'skip'],
+    // The same second: which came first cannot be told, so it is sent again.
+    [e(1, 5), e(1, 5), 'time', 'copy newer'],
     [e(1, 9, md5a), e(1, 0, md5a), 'checksum', 'skip'],
     [e(1, 0, md5a), e(1, 9, md5b), 'checksum', 'copy checksum'],
     [e(1, 0, multipart), e(1, 9, multipart), 'checksum', 'skip'],

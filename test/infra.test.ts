@@ -51,9 +51,9 @@ describe('CDK app', () => {
     jobs.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Retain' });
   });
 
-  it('three functions on Node 22, ARM64, traced, with the job bucket in their environment', () => {
+  it('four functions on Node 22, ARM64, traced, with the job bucket in their environment', () => {
     const fns = ferry.findResources('AWS::Lambda::Function', { Properties: { Runtime: 'nodejs22.x' } });
-    assert.equal(Object.keys(fns).length, 3);
+    assert.equal(Object.keys(fns).length, 4);
     for (const fn of Object.values(fns)) {
       const p = fn.Properties;
       assert.deepEqual(p.Architectures, ['arm64']);
@@ -70,7 +70,12 @@ describe('CDK app', () => {
     const file = JSON.parse(await readFile(COPY_ASL, 'utf8'));
     assert.deepEqual(JSON.parse(machine.Properties.DefinitionString), file);
     const subs = machine.Properties.DefinitionSubstitutions;
-    for (const [name, id] of [['PlanFunctionArn', 'Planner'], ['CopyFunctionArn', 'Copier'], ['ReportFunctionArn', 'Reporter']]) {
+    for (const [name, id] of [
+      ['PlanFunctionArn', 'Planner'],
+      ['CopyFunctionArn', 'Copier'],
+      ['DeleteFunctionArn', 'Deleter'],
+      ['ReportFunctionArn', 'Reporter'],
+    ]) {
       assert.match(subs[name as string]['Fn::GetAtt'][0], new RegExp(`^Copy${id}[0-9A-F]{8}$`));
     }
     assert.equal(file.States.Copy.ItemProcessor.ProcessorConfig.Mode, 'DISTRIBUTED');
@@ -105,6 +110,22 @@ describe('CDK app', () => {
     const planner = statementsOf('CopyPlannerServiceRoleDefaultPolicy');
     assert.ok(planner.every((s) => !actions(s).includes('s3:PutObject') || JSON.stringify(s.Resource).includes('jobs/*')));
     assert.ok(!planner.some((s) => actions(s).includes('s3:GetObject') && JSON.stringify(s.Resource).includes('src-a')));
+    // A sync lists the destination too.
+    assert.ok(planner.some((s) => actions(s).includes('s3:ListBucket') && JSON.stringify(s.Resource).includes('dst-a')));
+  });
+
+  it('only the deleter may delete, and only objects of the destination buckets', () => {
+    const all = Object.entries(ferry.findResources('AWS::IAM::Policy')).flatMap(([id, p]) =>
+      (p.Properties.PolicyDocument.Statement as Statement[]).map((s) => ({ id, s })),
+    );
+    const deletes = all.filter(({ s }) => actions(s).some((a) => a === 's3:DeleteObject' || a === 's3:*' || a === 's3:Delete*'));
+    assert.equal(deletes.length, 1, JSON.stringify(deletes));
+    const [only] = deletes;
+    assert.match(only!.id, /^CopyDeleterServiceRoleDefaultPolicy/);
+    assert.deepEqual(actions(only!.s), ['s3:DeleteObject']);
+    assert.match(JSON.stringify(only!.s.Resource), /dst-a\/\*/);
+    assert.ok(!JSON.stringify(only!.s.Resource).includes('src-'), 'sources are never deletable');
+    assert.ok(!JSON.stringify(only!.s.Resource).includes('jobs'), 'nor job data');
   });
 
   it('the state machine may start its own child executions and read/write only job data', () => {
@@ -164,7 +185,7 @@ describe('CDK app', () => {
     const assets = Object.values(manifest.files as Record<string, { source: { path: string; packaging?: string } }>).filter(
       (f) => f.source.packaging === 'zip',
     );
-    assert.equal(assets.length, 3);
+    assert.equal(assets.length, 4);
     const require = createRequire(import.meta.url);
     process.env.FERRY_JOB_BUCKET = 'bundle-check';
     for (const asset of assets) {

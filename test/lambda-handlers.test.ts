@@ -3,7 +3,7 @@
 // cloud, minus AWS itself. Each invocation gets a small time budget, as from a Lambda context.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
 import { COPY_DEFINITION, executionInput } from '../lib/local/run-copy.ts';
 import { type CopyJob, defaultTransferOptions, MiB } from '../lib/core/job.ts';
@@ -41,6 +41,7 @@ describe('Lambda handlers on the copy state machine', () => {
     const plan = (await import('../lambdas/plan/handler.ts')).handler as unknown as Handler;
     const copy = (await import('../lambdas/copy/handler.ts')).handler as unknown as Handler;
     const report = (await import('../lambdas/report/handler.ts')).handler as unknown as Handler;
+    const remove = (await import('../lambdas/delete/handler.ts')).handler as unknown as Handler;
     const specs = datasetSpecs(150, [6 * MiB]);
     await uploadDataset(client, 'lam-src', specs, 'p/');
     const job: CopyJob = {
@@ -59,7 +60,7 @@ describe('Lambda handlers on the copy state machine', () => {
     await client.send(new PutObjectCommand({ Bucket: 'job-store', Key: `jobs/${job.jobId}/job.json`, Body: JSON.stringify(job) }));
     const invoke = (h: Handler) => async (input: Json) => (await h(input, lambdaContext(20))) as Json;
     const engine = new LocalEngine({
-      functions: { PlanFunctionArn: invoke(plan), CopyFunctionArn: invoke(copy), ReportFunctionArn: invoke(report) },
+      functions: { PlanFunctionArn: invoke(plan), CopyFunctionArn: invoke(copy), DeleteFunctionArn: invoke(remove), ReportFunctionArn: invoke(report) },
       readObject: async (Bucket, Key) => {
         const got = await client.send(new GetObjectCommand({ Bucket, Key }));
         return (await got.Body?.transformToString()) ?? '';
@@ -81,6 +82,7 @@ describe('Lambda handlers on the copy state machine', () => {
     const plan = (await import('../lambdas/plan/handler.ts')).handler as unknown as Handler;
     const copy = (await import('../lambdas/copy/handler.ts')).handler as unknown as Handler;
     const report = (await import('../lambdas/report/handler.ts')).handler as unknown as Handler;
+    const remove = (await import('../lambdas/delete/handler.ts')).handler as unknown as Handler;
     const specs = datasetSpecs(30, []);
     await uploadDataset(client, 'lam-src', specs, 'm/');
     const job: CopyJob = {
@@ -99,7 +101,7 @@ describe('Lambda handlers on the copy state machine', () => {
     await client.send(new PutObjectCommand({ Bucket: 'job-store', Key: `jobs/${job.jobId}/job.json`, Body: JSON.stringify(job) }));
     const invoke = (h: Handler) => async (input: Json) => (await h(input, lambdaContext(10_000))) as Json;
     const engine = new LocalEngine({
-      functions: { PlanFunctionArn: invoke(plan), CopyFunctionArn: invoke(copy), ReportFunctionArn: invoke(report) },
+      functions: { PlanFunctionArn: invoke(plan), CopyFunctionArn: invoke(copy), DeleteFunctionArn: invoke(remove), ReportFunctionArn: invoke(report) },
       // The ItemReader cannot read the manifest index (as when the state machine's role lacks s3:GetObject).
       readObject: async () => {
         throw Object.assign(new Error('Access Denied reading the manifest index'), { name: 'States.ItemReaderFailed' });
@@ -111,6 +113,48 @@ describe('Lambda handlers on the copy state machine', () => {
     assert.deepEqual(out.objects, { total: specs.length, copied: 0, skipped: 0, failed: specs.length });
     assert.deepEqual(out.failuresByCode, { NotCopied: specs.length });
     assert.equal(out.error, 'States.ItemReaderFailed: Access Denied reading the manifest index');
+  });
+
+  it('a sync with --delete through the handlers: only what differs copied, extras deleted by the Delete step', async () => {
+    const [plan, copy, remove, report] = await Promise.all(
+      ['plan', 'copy', 'delete', 'report'].map(async (f) => (await import(`../lambdas/${f}/handler.ts`)).handler as unknown as Handler),
+    );
+    for (let i = 0; i < 20; i++) await client.send(new PutObjectCommand({ Bucket: 'lam-src', Key: `s/${i}`, Body: `v${i}` }));
+    await new Promise((r) => setTimeout(r, 1100)); // the destination's copies are written in a later second
+    for (let i = 0; i < 10; i++) await client.send(new PutObjectCommand({ Bucket: 'lam-dst', Key: `t/${i}`, Body: `v${i}` }));
+    for (let i = 0; i < 5; i++) await client.send(new PutObjectCommand({ Bucket: 'lam-dst', Key: `t/extra${i}`, Body: 'x' }));
+    const job: CopyJob = {
+      jobId: '20261121T000000Z-5ync00',
+      kind: 'copy',
+      createdAt: new Date().toISOString(),
+      source: { kind: 's3', bucket: 'lam-src', prefix: 's/' },
+      destination: { kind: 's3', bucket: 'lam-dst', prefix: 't/' },
+      include: [],
+      exclude: [],
+      dryRun: false,
+      transfer: defaultTransferOptions,
+      manifestMaxEntries: 4,
+      manifestMaxBytes: 1024 * MiB,
+      sync: { compare: 'time', delete: true, maxDeletePercent: 50, force: false },
+    };
+    await client.send(new PutObjectCommand({ Bucket: 'job-store', Key: `jobs/${job.jobId}/job.json`, Body: JSON.stringify(job) }));
+    const invoke = (h: Handler) => async (input: Json) => (await h(input, lambdaContext(20))) as Json;
+    const engine = new LocalEngine({
+      functions: { PlanFunctionArn: invoke(plan), CopyFunctionArn: invoke(copy), DeleteFunctionArn: invoke(remove), ReportFunctionArn: invoke(report) },
+      readObject: async (Bucket, Key) => (await (await client.send(new GetObjectCommand({ Bucket, Key }))).Body?.transformToString()) ?? '',
+      writeObject: async (Bucket, Key, Body) => {
+        await client.send(new PutObjectCommand({ Bucket, Key, Body }));
+      },
+    });
+    const out = (await engine.run(COPY_DEFINITION, executionInput(job))) as Record<string, Json>;
+    assert.equal(out.status, 'succeeded');
+    assert.deepEqual(out.objects, { total: 20, copied: 10, skipped: 10, failed: 0 });
+    assert.deepEqual(out.deletes, { planned: 5, deleted: 5, failed: 0 });
+    const left = await client.send(new ListObjectsV2Command({ Bucket: 'lam-dst', Prefix: 't/' }));
+    assert.deepEqual(
+      (left.Contents ?? []).map((o) => o.Key).sort(),
+      Array.from({ length: 20 }, (_, i) => `t/${i}`).sort(),
+    );
   });
 
   it('rejects events with unknown or missing fields', async () => {

@@ -3,5 +3,5 @@ import { type ReportInput, report } from '../../lib/core/report.ts';
 import { eventShape, middyOptions, store } from '../runtime.ts';
 
 export const handler = middy((event: ReportInput) => report(event, { store }), middyOptions).use(
-  eventShape(['jobId', 'plan'], ['dryRun', 'copyError']),
+  eventShape(['jobId', 'plan'], ['dryRun', 'copyError', 'deleted']),
 );

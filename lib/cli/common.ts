@@ -93,8 +93,8 @@ export function jobBase(o: Values) {
 export function finish(result: Report, where: (key: string) => string, json: boolean): number {
   const reportPath = where(result.reportKey);
   if (json) {
-    const { jobId, status, objects, bytes, durationMs } = result;
-    process.stdout.write(`${JSON.stringify({ jobId, status, objects, bytes, durationMs, reportPath })}\n`);
+    const { jobId, status, objects, bytes, durationMs, deletes } = result;
+    process.stdout.write(`${JSON.stringify({ jobId, status, objects, bytes, ...(deletes && { deletes }), durationMs, reportPath })}\n`);
   } else {
     process.stderr.write(summary(result, reportPath, where(result.failuresKey)));
   }
@@ -138,8 +138,22 @@ function summary(r: Report, reportPath: string, failuresPath: string): string {
   const lines = [
     `ferry: ${r.status}: ${r.objects.copied.toLocaleString('en-US')} of ${r.objects.total.toLocaleString('en-US')} objects copied` +
       ` (${formatBytes(r.bytes.copied)} of ${formatBytes(r.bytes.total)}) in ${seconds.toFixed(1)} s` +
-      `, ${(r.objects.copied / Math.max(seconds, 0.001)).toFixed(0)} obj/s, ${r.retries} retries`,
+      `, ${(r.objects.copied / Math.max(seconds, 0.001)).toFixed(0)} obj/s, ${r.retries} retries` +
+      (r.objects.skipped > 0 ? `; ${r.objects.skipped.toLocaleString('en-US')} skipped (already there)` : ''),
   ];
+  if (r.deletes) {
+    const d = r.deletes;
+    lines.push(
+      r.status === 'dry-run'
+        ? `ferry: would delete ${d.planned.toLocaleString('en-US')} objects the source does not have` + (d.withheld ? `, but: ${d.withheld}` : '')
+        : d.withheld
+        ? `ferry: deleted none of the ${d.planned.toLocaleString('en-US')} objects the source does not have: ${d.withheld}`
+        : `ferry: deleted ${d.deleted.toLocaleString('en-US')} of the ${d.planned.toLocaleString('en-US')} objects the source does not have` +
+            (d.failed ? ` (${d.failed} failed)` : ''),
+    );
+  } else if (r.destinationOnly) {
+    lines.push(`ferry: ${r.destinationOnly.toLocaleString('en-US')} objects at the destination are not in the source (kept; --delete removes them)`);
+  }
   if (r.error) lines.push(`ferry: the copy stage failed: ${r.error}`);
   if (r.objects.failed > 0) {
     const codes = Object.entries(r.failuresByCode)

@@ -4,8 +4,12 @@ import { parseArgs } from 'node:util';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { s3Client } from '../core/clients.ts';
 import { BadInputError, CannotRunError } from '../core/errors.ts';
-import { type CopyJob, jobKeys, loadJob, type PullJob, type PushJob } from '../core/job.ts';
-import { DirectoryJobStore, type JobStore, S3JobStore } from '../core/jobstore.ts';
+import { type CopyJob, jobKeys, loadJob, newJobId, type PullJob, type PushJob, type SyncOptions } from '../core/job.ts';
+import { DirectoryJobStore, getJson, getText, type JobStore, S3JobStore } from '../core/jobstore.ts';
+import { parseManifest } from '../core/manifest.ts';
+import { csvField } from '../core/report.ts';
+import { verify } from '../core/verify.ts';
+import { formatBytes } from './size.ts';
 import { formatS3, overlaps, parseLocation, type S3Location } from '../core/locations.ts';
 import type { PlanState } from '../core/plan.ts';
 import { checkDestination, checkSource } from '../core/preflight.ts';
@@ -25,6 +29,10 @@ export const USAGE = `usage: ferry <command> [options]
 commands:
   copy SRC DST     copy every object under s3://bucket[/prefix] to another s3://bucket[/prefix],
                    push a directory tree to s3://bucket[/prefix], or pull s3://bucket[/prefix] into a directory
+  sync SRC DST     s3:// to s3://: copy only what is missing or differs (decided from the two listings);
+                   --delete also deletes what the source does not have
+  verify SRC DST   s3:// and s3://: compare keys, sizes and checksums where comparable; exit 1 if they differ
+  plan SRC DST     what a sync would do, counted (to copy, unchanged, only at the destination); changes nothing
   scan SRC --to DST --queue URL --job-bucket NAME
                    fleet mode: walk a directory (to s3://bucket[/prefix]) or list s3:// (to a directory)
                    into manifests sent to an SQS queue, then follow the workers to the job's report
@@ -57,6 +65,17 @@ options of copy:
   --resume JOB                  carry on an interrupted local job (no SRC DST: they are the job's)
   --state-machine-arn ARN       the deployed copy state machine, for --engine aws (or FERRY_STATE_MACHINE_ARN)
   --job-bucket NAME             the deployed job bucket, for --engine aws (or FERRY_JOB_BUCKET)
+
+options of sync and plan (besides those of copy):
+  --delete                      delete destination objects the source does not have (after every copy succeeded)
+  --max-delete PERCENT          delete nothing if that would be more than this share of the destination (default 50)
+  --force                       delete even beyond --max-delete
+  --size-only                   same size means unchanged
+  --checksum                    compare ETags where both are comparable, else as the default (size, then times)
+
+options of verify:
+  --endpoint-url, --source-*, --dest-*, --profile, --region, --include, --exclude, --json, --job-dir   as for copy
+  --deep                        read and hash both sides of objects whose ETags cannot be compared
 
 options of scan (besides those of copy that apply):
   --to DST                      the destination: s3://bucket[/prefix] for a directory, a directory for s3://
@@ -91,10 +110,39 @@ const COPY_OPTIONS = {
   'invocation-ms': { type: 'string' },
 } as const;
 
-type CopyValues = ReturnType<typeof parseCopyArgs>['values'];
+/** sync and plan take copy's options and these. */
+const SYNC_OPTIONS = {
+  ...COPY_OPTIONS,
+  delete: { type: 'boolean' },
+  'max-delete': { type: 'string' },
+  force: { type: 'boolean' },
+  'size-only': { type: 'boolean' },
+  checksum: { type: 'boolean' },
+} as const;
 
-function parseCopyArgs(args: string[]) {
-  return parseArgs({ args, options: COPY_OPTIONS, allowPositionals: true, strict: true });
+type CopyValues = ReturnType<typeof parseSyncArgs>['values'];
+
+function parseSyncArgs(args: string[], options: typeof COPY_OPTIONS | typeof SYNC_OPTIONS) {
+  return parseArgs({ args, options: options as typeof SYNC_OPTIONS, allowPositionals: true, strict: true });
+}
+
+/** Without --delete a sync leaves extra objects; with it, at most this share of the destination goes. */
+const DEFAULT_MAX_DELETE_PERCENT = 50;
+
+function syncOptions(o: CopyValues): SyncOptions {
+  if (o['size-only'] && o.checksum) throw new BadInputError('--size-only and --checksum: one or the other');
+  const max = o['max-delete'];
+  const maxDeletePercent = max === undefined ? DEFAULT_MAX_DELETE_PERCENT : Number(max.replace(/%$/, ''));
+  if (!Number.isFinite(maxDeletePercent) || maxDeletePercent < 0 || maxDeletePercent > 100) {
+    throw new BadInputError(`--max-delete: a percentage from 0 to 100, not "${max}"`);
+  }
+  if ((max !== undefined || o.force) && !o.delete) throw new BadInputError('--max-delete and --force apply to --delete');
+  return {
+    compare: o['size-only'] ? 'size-only' : o.checksum ? 'checksum' : 'time',
+    delete: Boolean(o.delete),
+    maxDeletePercent,
+    force: Boolean(o.force),
+  };
 }
 
 /** The job bucket `ferry serve` creates for the local Step Functions endpoint. */
@@ -104,7 +152,10 @@ const LOCAL_JOB_BUCKET = 'ferry-jobs';
 export async function main(argv: readonly string[]): Promise<number> {
   try {
     const [command, ...rest] = argv;
-    if (command === 'copy') return await copyCommand(rest);
+    if (command === 'copy') return await copyCommand(rest, 'copy');
+    if (command === 'sync') return await copyCommand(rest, 'sync');
+    if (command === 'plan') return await copyCommand(rest, 'plan');
+    if (command === 'verify') return await verifyCommand(rest);
     if (command === 'serve') return await serveCommand(rest);
     if (command === 'scan') return await scanCommand(rest, USAGE);
     if (command === 'work') return await workCommand(rest, USAGE);
@@ -127,18 +178,32 @@ function fail(err: unknown): number {
   return code;
 }
 
-async function copyCommand(args: string[]): Promise<number> {
-  const { values: o, positionals } = parseCopyArgs(args);
+/**
+ * copy, sync and plan: a sync copies only what differs (and may delete), a plan is a sync's dry run
+ * that prints what it would do.
+ */
+async function copyCommand(args: string[], mode: 'copy' | 'sync' | 'plan'): Promise<number> {
+  const { values: o, positionals } = parseSyncArgs(args, mode === 'copy' ? COPY_OPTIONS : SYNC_OPTIONS);
   if (o.help) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  if (o.resume !== undefined) return resumeCopy(o.resume, positionals, o);
-  if (positionals.length !== 2) throw new BadInputError('copy needs a source and a destination: ferry copy SRC DST');
+  if (o.resume !== undefined) {
+    if (mode === 'plan') throw new BadInputError('plan changes nothing: there is nothing to resume');
+    return resumeCopy(o.resume, positionals, o);
+  }
+  if (positionals.length !== 2) throw new BadInputError(`${mode} needs a source and a destination: ferry ${mode} SRC DST`);
+  const sync = mode === 'copy' ? undefined : syncOptions(o);
+  if (mode === 'plan') o['dry-run'] = true;
   const from = parseLocation(positionals[0] as string);
+  const to = parseLocation(positionals[1] as string);
+  if (sync && (from.kind === 'dir' || to.kind === 'dir')) {
+    throw new BadInputError(
+      `${mode} between a directory and S3 is not built yet: ferry copy DIR s3://... already skips unchanged files; sync and plan take s3:// on both sides`,
+    );
+  }
   if (from.kind === 'dir') return pushCommand(from.path, s3Location(positionals[1] as string, 'destination'), o);
   const source = s3Location(positionals[0] as string, 'source');
-  const to = parseLocation(positionals[1] as string);
   if (to.kind === 'dir') return pullCommand(source, to.path, o);
   const destination = s3Location(positionals[1] as string, 'destination');
   if (overlaps(source, destination)) {
@@ -160,6 +225,7 @@ async function copyCommand(args: string[]): Promise<number> {
     kind: 'copy',
     source: { ...source, ...dropUndefined(sourceSide) },
     destination: { ...destination, ...dropUndefined(destSide) },
+    ...(sync && { sync }),
   };
 
   let store: JobStore;
@@ -188,7 +254,115 @@ async function copyCommand(args: string[]): Promise<number> {
     );
   }
 
+  if (mode === 'plan') return planSummary(result, store, job.jobId, Boolean(o.json));
+  if (sync && job.dryRun && !o.json) await printActions(store, job.jobId);
   return finish(result, where, Boolean(o.json));
+}
+
+/** A sync's dry run: one line per action on stdout, in key order of each kind. */
+async function printActions(store: JobStore, jobId: string): Promise<void> {
+  const plan = await getJson<PlanState>(store, jobKeys.plan(jobId));
+  for (let n = 1; n <= plan.manifests; n++) {
+    const lines = parseManifest(await getText(store, jobKeys.manifest(jobId, n)));
+    process.stdout.write(lines.map((l) => `copy ${l.k} (${REASONS[l.r ?? ''] ?? 'copy'})\n`).join(''));
+  }
+  for (let n = 1; n <= (plan.deleteManifests ?? 0); n++) {
+    const lines = parseManifest(await getText(store, jobKeys.deletes(jobId, n)));
+    process.stdout.write(lines.map((l) => `delete ${l.k}\n`).join(''));
+  }
+}
+
+const REASONS: Record<string, string> = {
+  missing: 'not at the destination',
+  size: 'sizes differ',
+  newer: 'changed since the destination was written',
+  checksum: 'checksums differ',
+};
+
+/** `ferry plan`: what a sync would do, counted; with --json, the dry run's report. */
+async function planSummary(result: Report, store: JobStore, jobId: string, json: boolean): Promise<number> {
+  if (json) {
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    return 0;
+  }
+  const plan = await getJson<PlanState>(store, jobKeys.plan(jobId));
+  const reasons: Record<string, number> = {};
+  for (let n = 1; n <= plan.manifests; n++) {
+    for (const l of parseManifest(await getText(store, jobKeys.manifest(jobId, n)))) reasons[l.r ?? ''] = (reasons[l.r ?? ''] ?? 0) + 1;
+  }
+  const why = Object.entries(reasons)
+    .sort(([a], [b]) => Object.keys(REASONS).indexOf(a) - Object.keys(REASONS).indexOf(b))
+    .map(([r, n]) => `${n.toLocaleString('en-US')} ${REASONS[r] ?? 'to copy'}`)
+    .join(', ');
+  const count = (n: number) => n.toLocaleString('en-US');
+  const lines = [
+    `${result.source} -> ${result.destination}`,
+    `copy:      ${count(plan.objects)} objects, ${formatBytes(plan.bytes)}${why ? ` (${why})` : ''}`,
+    `unchanged: ${count(plan.skipped ?? 0)} objects`,
+    `only at the destination: ${count(plan.extra ?? 0)} objects` +
+      (result.deletes ? (plan.deleteRefused ? `; not deleted: ${plan.deleteRefused}` : '; to delete (--delete)') : '; kept (no --delete)'),
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+  return 0;
+}
+
+/**
+ * `ferry verify SRC DST`: both listings merge-joined; each difference printed on stdout as it is
+ * found (`missing|extra|size|checksum KEY: detail`) and kept in differences.csv beside a report.
+ */
+async function verifyCommand(args: string[]): Promise<number> {
+  const { values: o, positionals } = parseArgs({
+    args,
+    options: { ...JOB_OPTIONS, deep: { type: 'boolean' } },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (positionals.length !== 2) throw new BadInputError('verify needs a source and a destination: ferry verify SRC DST');
+  const [from, to] = positionals.map((p) => parseLocation(p));
+  if (from!.kind === 'dir' || to!.kind === 'dir') throw new BadInputError('verify of a directory is not built yet: it takes s3:// on both sides');
+  const source = s3Location(positionals[0] as string, 'source');
+  const destination = s3Location(positionals[1] as string, 'destination');
+  const sourceClient = s3Client(sideConfig(o, 'source'));
+  const destClient = s3Client(sideConfig(o, 'dest'));
+  await checkSource(sourceClient, source);
+  await checkSource(destClient, destination);
+  const jobId = newJobId();
+  const dir = path.resolve(o['job-dir'] ?? path.join('.ferry', 'jobs'));
+  const store = new DirectoryJobStore(dir);
+  const started = Date.now();
+  const csv = ['key,difference,detail'];
+  const counts = await verify(
+    { ...source, client: sourceClient },
+    { ...destination, client: destClient },
+    { include: o.include ?? [], exclude: o.exclude ?? [], deep: Boolean(o.deep) },
+    (d) => {
+      csv.push([d.key, d.kind, d.detail].map(csvField).join(','));
+      if (!o.json) process.stdout.write(`${d.kind} ${d.key}: ${d.detail}\n`);
+    },
+  );
+  const differences = counts.missing + counts.extra + counts.differ;
+  const result = {
+    jobId,
+    status: differences === 0 ? 'same' : 'different',
+    source: formatS3(source),
+    destination: formatS3(destination),
+    objects: counts,
+    durationMs: Date.now() - started,
+    differencesPath: path.join(dir, jobId, 'differences.csv'),
+  };
+  await store.put(`${jobId}/differences.csv`, `${csv.join('\n')}\n`);
+  await store.put(`${jobId}/report.json`, `${JSON.stringify(result, null, 2)}\n`);
+  if (o.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+  else {
+    const n = (x: number) => x.toLocaleString('en-US');
+    process.stderr.write(
+      `ferry: ${result.status}: ${n(counts.source)} objects in the source, ${n(counts.destination)} at the destination; ` +
+        `${n(counts.matched)} match, ${n(counts.sizeOnly)} match in size (no comparable checksum${o.deep ? '' : '; --deep reads them'}), ` +
+        `${n(counts.missing)} missing, ${n(counts.extra)} extra, ${n(counts.differ)} differ\n` +
+        (differences ? `ferry: the list is in ${result.differencesPath}\n` : ''),
+    );
+  }
+  return differences === 0 ? 0 : 1;
 }
 
 /** Runs a job on the local engine; Ctrl-C leaves it resumable and says how. */

@@ -33,11 +33,13 @@ const PLAIN_MD5 = /^"?[0-9a-f]{32}"?$/;
  * | present | absent      |           | copy        | copy                                | copy                                         |
  * | absent  | present     |           | extra       | extra                               | extra                                        |
  * | present | present     | differs   | copy        | copy                                | copy                                         |
- * | present | present     | same      | skip        | copy if source time > dest time,    | ETags equal: skip; both single-part MD5s and |
- * |         |             |           |             | else skip                           | different: copy; else as default             |
+ * | present | present     | same      | skip        | skip if dest time > source time,    | ETags equal: skip; both single-part MD5s and |
+ * |         |             |           |             | else copy                           | different: copy; else as default             |
  *
  * "extra" is deleted with --delete and left alone otherwise. A destination written after the source
- * last changed holds that content; a source changed since is sent again. ETags are compared only
+ * last changed holds that content; a source changed since is sent again, and so is one with the
+ * same time (S3's times are whole seconds: which came first cannot be told, and a copy costs less
+ * than a missed change). ETags are compared only
  * where they can be: equal ETags mean equal bytes, but a multipart ETag depends on the part size,
  * so two different ones prove nothing (nor do SSE-KMS ones, which are not MD5s: --checksum would
  * copy those every time).
@@ -53,7 +55,7 @@ export function decide(source: Entry | undefined, destination: Entry | undefined
   }
   // A side without a time (an inventory without dates) cannot prove the destination current.
   if (!source.time || !destination.time) return { action: 'copy', reason: 'newer' };
-  return source.time.getTime() > destination.time.getTime() ? { action: 'copy', reason: 'newer' } : { action: 'skip' };
+  return destination.time.getTime() > source.time.getTime() ? { action: 'skip' } : { action: 'copy', reason: 'newer' };
 }
 
 /**

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { EndpointConfig } from './clients.ts';
+import type { Compare } from './diff.ts';
 import { JobStoreError } from './errors.ts';
 import { getJson, type JobStore } from './jobstore.ts';
 import type { S3Location } from './locations.ts';
@@ -36,6 +37,18 @@ export interface CopyJob {
   /** Manifest bounds: at most this many entries, and at most this many bytes of objects. */
   readonly manifestMaxEntries: number;
   readonly manifestMaxBytes: number;
+  /** A sync: only what differs is copied (see `decide`), and with `delete` what the source lacks is deleted. */
+  readonly sync?: SyncOptions;
+}
+
+export interface SyncOptions {
+  readonly compare: Compare;
+  /** Delete destination objects the source does not have (within the include/exclude filters). */
+  readonly delete: boolean;
+  /** Delete nothing when the deletions would exceed this share (percent) of the destination's objects... */
+  readonly maxDeletePercent: number;
+  /** ...unless forced. */
+  readonly force: boolean;
 }
 
 /** Push a directory tree to S3 in one process (scan and upload overlap). */
@@ -80,6 +93,9 @@ export const jobKeys = {
   result: (jobId: string, manifest: string) => `${jobId}/results/${manifestName(manifest)}.json`,
   scan: (jobId: string) => `${jobId}/scan.json`,
   mapResults: (jobId: string) => `${jobId}/map-results`,
+  /** A sync's deletions: keys, and one result per manifest of them. */
+  deletes: (jobId: string, n: number) => `${jobId}/deletes/${String(n).padStart(8, '0')}.jsonl`,
+  deleted: (jobId: string, n: number) => `${jobId}/deleted/${String(n).padStart(8, '0')}.json`,
   report: (jobId: string) => `${jobId}/report.json`,
   failures: (jobId: string) => `${jobId}/failures.csv`,
 };

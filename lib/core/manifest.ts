@@ -7,12 +7,15 @@ export interface ManifestLine {
   s: number;
   e?: string;
   c?: string;
+  /** A sync's reason to copy: missing, size, newer or checksum (see `decide`). */
+  r?: string;
 }
 
-export function toLine(o: ListedObject): string {
+export function toLine(o: ListedObject, reason?: string): string {
   const line: ManifestLine = { k: o.key, s: o.size };
   if (o.etag) line.e = o.etag;
   if (o.storageClass && o.storageClass !== 'STANDARD') line.c = o.storageClass;
+  if (reason) line.r = reason;
   return JSON.stringify(line);
 }
 

@@ -1,4 +1,5 @@
 import type { Failure, ManifestResult } from './copy.ts';
+import { type DeleteState, deleteTotals } from './delete.ts';
 import { type Job, jobKeys, loadAnyJob } from './job.ts';
 import { getJson, type JobStore } from './jobstore.ts';
 import { formatS3 } from './locations.ts';
@@ -11,6 +12,8 @@ export interface ReportInput {
   readonly dryRun?: boolean;
   /** Why the Distributed Map itself failed, if it did (its Catch). */
   readonly copyError?: { readonly Error?: string; readonly Cause?: string } | null;
+  /** A sync's deletions, when it had any to do. */
+  readonly deleted?: DeleteState | null;
 }
 
 /** report.json: what the job did, and what it did not do. */
@@ -25,6 +28,10 @@ export interface Report {
   throttles: number;
   manifests: number;
   failuresByCode: Record<string, number>;
+  /** A sync: objects at the destination that the source does not have (within the filters). */
+  destinationOnly?: number;
+  /** A sync with --delete: those of them deleted, failed, and why none were, if so. */
+  deletes?: { planned: number; deleted: number; failed: number; withheld?: string };
   /** Set when the copy stage as a whole failed: its error and cause. */
   error?: string;
   startedAt: string;
@@ -90,17 +97,36 @@ export async function report(input: ReportInput, deps: { store: JobStore; now?: 
     }
   }
 
+  // A sync's skips are decided by the planner; its deletions come after the copies.
+  const planSkipped = input.plan.skipped ?? 0;
+  let deletes: Report['deletes'];
+  const job0 = job.kind === 'copy' ? job : undefined;
+  if (job0?.sync?.delete) {
+    const d = input.dryRun ? { deleted: 0, failed: 0, notDone: 0, failures: [] } : await deleteTotals(store, job.jobId, input.plan.deleteManifests ?? 0);
+    for (const f of d.failures) addFailure(f);
+    const withheld = input.plan.deleteRefused ?? input.deleted?.withheld;
+    deletes = { planned: input.plan.extra ?? 0, deleted: d.deleted, failed: d.failed + d.notDone, ...(withheld && { withheld }) };
+  }
+  const deletesFailed = !input.dryRun && deletes !== undefined && (deletes.failed > 0 || deletes.withheld !== undefined);
+
   const out: Report = {
     jobId: job.jobId,
-    status: input.dryRun ? 'dry-run' : totals.failed > 0 ? 'failed' : 'succeeded',
+    status: input.dryRun ? 'dry-run' : totals.failed > 0 || deletesFailed ? 'failed' : 'succeeded',
     source: describeSource(job),
     destination: job.destination.kind === 'dir' ? job.destination.path : formatS3(job.destination),
-    objects: { total: input.plan.objects + skipped + scanFailed, copied: totals.copied, skipped: skipped + totals.skipped, failed: totals.failed },
+    objects: {
+      total: input.plan.objects + planSkipped + skipped + scanFailed,
+      copied: totals.copied,
+      skipped: planSkipped + skipped + totals.skipped,
+      failed: totals.failed,
+    },
     bytes: { total: input.plan.bytes, copied: totals.bytesCopied },
     retries: totals.retries,
     throttles: totals.throttles,
     manifests: input.plan.manifests,
     failuresByCode,
+    ...(input.plan.extra !== undefined && { destinationOnly: input.plan.extra }),
+    ...(deletes && { deletes }),
     ...(input.copyError && { error: `${input.copyError.Error ?? 'Error'}: ${input.copyError.Cause ?? ''}`.trim() }),
     startedAt: job.createdAt,
     finishedAt: finishedAt.toISOString(),

@@ -69,10 +69,11 @@ export class JobTracker {
     return {
       job,
       phase: reported ? 'finished' : plan.done ? 'transferring' : 'planning',
-      planned: { objects: plan.objects + walked.skipped + walked.failed, bytes: plan.bytes, manifests: plan.manifests },
+      // A sync's planner skips what is already there: those count as the report counts them.
+      planned: { objects: plan.objects + (plan.skipped ?? 0) + walked.skipped + walked.failed, bytes: plan.bytes, manifests: plan.manifests },
       planningDone: plan.done,
       manifestsDone: this.#done.size,
-      objects: { copied: this.#totals.copied, skipped: this.#totals.skipped + walked.skipped, failed: this.#totals.failed + walked.failed },
+      objects: { copied: this.#totals.copied, skipped: this.#totals.skipped + (plan.skipped ?? 0) + walked.skipped, failed: this.#totals.failed + walked.failed },
       bytesCopied: this.#totals.bytesCopied,
       retries: this.#totals.retries,
       bytesPerSecond,

@@ -23,13 +23,15 @@ export interface CopyStateMachineProps {
 }
 
 /**
- * The copy job in the cloud: the planner, copier and reporter Lambdas and the state machine of
+ * The copy and sync jobs in the cloud: the planner, copier, deleter and reporter Lambdas and the state machine of
  * state-machines/copy.asl.json with their ARNs substituted, each role granted only what it uses.
  */
 export class CopyStateMachine extends Construct {
   readonly stateMachine: StateMachine;
   readonly planner: FerryFunction;
   readonly copier: FerryFunction;
+  /** A sync's deletions: the one function that may delete, and only in destination buckets. */
+  readonly deleter: FerryFunction;
   readonly reporter: FerryFunction;
 
   constructor(scope: Construct, id: string, props: CopyStateMachineProps) {
@@ -38,10 +40,11 @@ export class CopyStateMachine extends Construct {
     const environment = { FERRY_JOB_BUCKET: props.jobBucket.bucketName, FERRY_JOB_PREFIX: JobBucket.PREFIX };
     this.planner = new FerryFunction(this, 'Planner', { handler: 'plan', environment });
     this.copier = new FerryFunction(this, 'Copier', { handler: 'copy', environment });
+    this.deleter = new FerryFunction(this, 'Deleter', { handler: 'delete', environment });
     this.reporter = new FerryFunction(this, 'Reporter', { handler: 'report', environment, timeout: Duration.minutes(5) });
 
     const jobObjects = props.jobBucket.arnForObjects(`${JobBucket.PREFIX}*`);
-    for (const fn of [this.planner, this.copier, this.reporter]) {
+    for (const fn of [this.planner, this.copier, this.deleter, this.reporter]) {
       fn.addToRolePolicy(new PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [jobObjects] }));
       fn.addToRolePolicy(
         new PolicyStatement({
@@ -63,6 +66,9 @@ export class CopyStateMachine extends Construct {
       );
     }
     if (props.destinationBuckets.length) {
+      // A sync lists the destination beside the source.
+      this.planner.addToRolePolicy(new PolicyStatement({ actions: ['s3:ListBucket'], resources: bucketArns(props.destinationBuckets) }));
+      this.deleter.addToRolePolicy(new PolicyStatement({ actions: ['s3:DeleteObject'], resources: objectArns(props.destinationBuckets) }));
       this.copier.addToRolePolicy(
         new PolicyStatement({
           // GetObject: the size of a multipart copy is checked with a HEAD of the result.
@@ -80,6 +86,7 @@ export class CopyStateMachine extends Construct {
       definitionSubstitutions: {
         PlanFunctionArn: this.planner.functionArn,
         CopyFunctionArn: this.copier.functionArn,
+        DeleteFunctionArn: this.deleter.functionArn,
         ReportFunctionArn: this.reporter.functionArn,
       },
       tracingEnabled: true,
@@ -90,7 +97,7 @@ export class CopyStateMachine extends Construct {
       },
     });
     const role = this.stateMachine.role;
-    for (const fn of [this.planner, this.copier, this.reporter]) fn.grantInvoke(role);
+    for (const fn of [this.planner, this.copier, this.deleter, this.reporter]) fn.grantInvoke(role);
     // The Distributed Map runs child executions of this state machine.
     const ownArn = stack.formatArn({ service: 'states', resource: 'stateMachine', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
     const executions = stack.formatArn({ service: 'states', resource: 'execution', resourceName: `${name}/*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });

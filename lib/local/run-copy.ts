@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { type EndpointConfig, s3Client } from '../core/clients.ts';
 import { copyManifest } from '../core/copy.ts';
+import { deleteExtra } from '../core/delete.ts';
 import type { CopyJob } from '../core/job.ts';
 import type { JobStore } from '../core/jobstore.ts';
 import { type PlanState, plan } from '../core/plan.ts';
@@ -15,10 +16,10 @@ import type { Json } from './jsonpath.ts';
 
 export const COPY_DEFINITION = fileURLToPath(new URL('../../state-machines/copy.asl.json', import.meta.url));
 
-/** The execution input of copy.asl.json (`copyError` is set by the Copy state's Catch). */
+/** The execution input of copy.asl.json (`copyError` is set by a Catch, `deleted` by the Delete state). */
 export function executionInput(job: CopyJob, resumeFrom?: PlanState): Json {
   const start: PlanState = resumeFrom ?? { done: false, startAfter: '', manifests: 0, objects: 0, bytes: 0 };
-  return { jobId: job.jobId, dryRun: job.dryRun, plan: start as unknown as Json, copyError: null };
+  return { jobId: job.jobId, dryRun: job.dryRun, plan: start as unknown as Json, copyError: null, deleted: null };
 }
 
 export interface LocalRunOptions {
@@ -57,6 +58,8 @@ export async function runLocal(job: CopyJob, options: LocalRunOptions): Promise<
           marginMs: 0,
           progress,
         })) as unknown as Json,
+      DeleteFunctionArn: async (input) =>
+        (await deleteExtra(input as never, { store, s3, remainingMs: budget(), marginMs: 0 })) as unknown as Json,
       ReportFunctionArn: async (input) => (await report(input as never, { store })) as unknown as Json,
     },
     readObject: async (bucket, key) => {
