@@ -194,3 +194,56 @@ describe('CDK app', () => {
     }
   });
 });
+
+describe('CDK app with a scheduled sync', () => {
+  const nightly = {
+    name: 'nightly',
+    schedule: 'cron(0 2 * * ? *)',
+    source: 's3://src-a/data',
+    destination: 's3://dst-a/mirror',
+    sync: { delete: true, maxDeletePercent: 10 },
+    exclude: ['tmp/**'],
+  };
+  const appWith = (schedules: unknown) =>
+    buildApp(
+      new App({
+        context: { 'ferry:sourceBuckets': 'src-a', 'ferry:destinationBuckets': 'dst-a', 'ferry:schedules': schedules },
+      }),
+    );
+
+  it('an EventBridge schedule invokes the starter with the job and the time it fired', () => {
+    const ferry = Template.fromStack(appWith([nightly]).stateless);
+    const schedules = Object.values(ferry.findResources('AWS::Scheduler::Schedule'));
+    assert.equal(schedules.length, 1);
+    const props = schedules[0]!.Properties;
+    assert.equal(props.ScheduleExpression, 'cron(0 2 * * ? *)');
+    assert.deepEqual(props.FlexibleTimeWindow, { Mode: 'OFF' });
+    assert.match(JSON.stringify(props.Target.Arn), /CopyStarter/);
+    const input = JSON.parse(props.Target.Input);
+    assert.equal(input.schedule, 'nightly');
+    assert.equal(input.scheduledTime, '<aws.scheduler.scheduled-time>');
+    assert.deepEqual(input.job.source, { kind: 's3', bucket: 'src-a', prefix: 'data/' });
+    assert.deepEqual(input.job.destination, { kind: 's3', bucket: 'dst-a', prefix: 'mirror/' });
+    assert.deepEqual(input.job.sync, { compare: 'time', delete: true, maxDeletePercent: 10, force: false });
+    assert.deepEqual(input.job.exclude, ['tmp/**']);
+    assert.equal(Object.keys(ferry.findResources('AWS::Lambda::Function', { Properties: { Runtime: 'nodejs22.x' } })).length, 5);
+
+    // The starter starts executions of its state machine and reads their status; it touches no data bucket.
+    const starter = Object.entries(ferry.findResources('AWS::IAM::Policy'))
+      .filter(([id]) => id.startsWith('CopyStarterServiceRoleDefaultPolicy'))
+      .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Statement[]);
+    const actions = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+    const start = starter.find((s) => actions(s).includes('states:StartExecution'));
+    assert.deepEqual(start?.Resource, { Ref: Object.keys(ferry.findResources('AWS::StepFunctions::StateMachine'))[0] });
+    assert.ok(starter.some((s) => actions(s).includes('states:DescribeExecution') && JSON.stringify(s.Resource).includes(':execution:')));
+    assert.ok(!JSON.stringify(starter).includes('src-a') && !JSON.stringify(starter).includes('dst-a'), JSON.stringify(starter));
+  });
+
+  it('no schedule, no starter; a schedule outside the stack buckets or misnamed is refused at synth', () => {
+    const plain = Template.fromStack(appWith([]).stateless);
+    assert.equal(Object.keys(plain.findResources('AWS::Scheduler::Schedule')).length, 0);
+    assert.throws(() => appWith([{ ...nightly, source: 's3://elsewhere/x' }]), /elsewhere is not among the source buckets/);
+    assert.throws(() => appWith([{ ...nightly, destination: 's3://other/x' }]), /other is not among the destination buckets/);
+    assert.throws(() => appWith([{ ...nightly, name: 'has space' }]), /letters, digits and -/);
+  });
+});

@@ -138,6 +138,12 @@ export async function plan(input: PlanInput, deps: PlanDeps): Promise<PlanState>
   });
 }
 
+/** The execution input of state-machines/copy.asl.json (`copyError` is set by a Catch, `deleted` by the Delete state). */
+export function startInput(job: CopyJob, resumeFrom?: PlanState) {
+  const start: PlanState = resumeFrom ?? { done: false, startAfter: '', manifests: 0, objects: 0, bytes: 0 };
+  return { jobId: job.jobId, dryRun: job.dryRun, plan: start, copyError: null, deleted: null };
+}
+
 /** Keys deleted by one DeleteObjects request, and so one manifest of deletions. */
 export const DELETE_BATCH = 1000;
 

@@ -12,6 +12,12 @@ export function buildApp(app = new App()): { app: App; stateful: FerryStatefulSt
   const env = { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION };
   const buckets = { sourceBuckets: bucketList(app, 'ferry:sourceBuckets'), destinationBuckets: bucketList(app, 'ferry:destinationBuckets') };
   const stateful = new FerryStatefulStack(app, 'FerryJobs', { env, ...buckets });
-  const stateless = new FerryStack(app, 'Ferry', { env, jobBucket: stateful.jobBucket, ...buckets });
+  const schedules = app.node.tryGetContext('ferry:schedules');
+  const stateless = new FerryStack(app, 'Ferry', {
+    env,
+    jobBucket: stateful.jobBucket,
+    ...buckets,
+    schedules: typeof schedules === 'string' ? JSON.parse(schedules) : (schedules ?? []),
+  });
   return { app, stateful, stateless };
 }

@@ -33,10 +33,17 @@ export class CopyStateMachine extends Construct {
   /** A sync's deletions: the one function that may delete, and only in destination buckets. */
   readonly deleter: FerryFunction;
   readonly reporter: FerryFunction;
+  readonly sourceBuckets: readonly string[];
+  readonly destinationBuckets: readonly string[];
+  readonly #jobBucket: IBucket;
+  #starter?: FerryFunction;
 
   constructor(scope: Construct, id: string, props: CopyStateMachineProps) {
     super(scope, id);
     const stack = Stack.of(this);
+    this.sourceBuckets = props.sourceBuckets;
+    this.destinationBuckets = props.destinationBuckets;
+    this.#jobBucket = props.jobBucket;
     const environment = { FERRY_JOB_BUCKET: props.jobBucket.bucketName, FERRY_JOB_PREFIX: JobBucket.PREFIX };
     this.planner = new FerryFunction(this, 'Planner', { handler: 'plan', environment });
     this.copier = new FerryFunction(this, 'Copier', { handler: 'copy', environment });
@@ -110,5 +117,34 @@ export class CopyStateMachine extends Construct {
         resources: [jobObjects],
       }),
     );
+  }
+
+  /**
+   * The function schedules invoke (made with the first ScheduledJob): it writes a run's job and
+   * starts an execution, or records a skip while the schedule's previous run still goes.
+   */
+  starter(): FerryFunction {
+    if (this.#starter) return this.#starter;
+    const stack = Stack.of(this);
+    const fn = new FerryFunction(this, 'Starter', {
+      handler: 'start',
+      environment: {
+        FERRY_JOB_BUCKET: this.#jobBucket.bucketName,
+        FERRY_JOB_PREFIX: JobBucket.PREFIX,
+        FERRY_STATE_MACHINE_ARN: this.stateMachine.stateMachineArn,
+      },
+      timeout: Duration.minutes(1),
+    });
+    fn.addToRolePolicy(new PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [this.#jobBucket.arnForObjects(`${JobBucket.PREFIX}*`)] }));
+    fn.addToRolePolicy(new PolicyStatement({ actions: ['states:StartExecution'], resources: [this.stateMachine.stateMachineArn] }));
+    const executions = stack.formatArn({
+      service: 'states',
+      resource: 'execution',
+      resourceName: `${this.stateMachine.stateMachineName}:*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    fn.addToRolePolicy(new PolicyStatement({ actions: ['states:DescribeExecution'], resources: [executions] }));
+    this.#starter = fn;
+    return fn;
   }
 }

@@ -1,8 +1,10 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import { ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
 import type { Construct } from 'constructs';
 import { CopyStateMachine } from './copy-state-machine.ts';
 import { JobBucket } from './job-bucket.ts';
+import { ScheduledJob, type ScheduledJobSpec } from './scheduled-job.ts';
 import { WorkQueue } from './work-queue.ts';
 
 export interface FerryStatefulStackProps extends StackProps {
@@ -30,6 +32,8 @@ export interface FerryStackProps extends StackProps {
   readonly jobBucket: IBucket;
   readonly sourceBuckets: readonly string[];
   readonly destinationBuckets: readonly string[];
+  /** Jobs run on a schedule (`ferry:schedules` in cdk.json): each a name, an expression and a job. */
+  readonly schedules?: readonly ({ readonly name: string; readonly schedule: string } & ScheduledJobSpec)[];
 }
 
 /** What can be replaced at will: functions and state machines. */
@@ -43,5 +47,8 @@ export class FerryStack extends Stack {
       value: this.copy.stateMachine.stateMachineArn,
       description: 'ferry --engine aws --state-machine-arn',
     });
+    for (const { name, schedule, ...job } of props.schedules ?? []) {
+      new ScheduledJob(this, `Schedule-${name}`, { copy: this.copy, name, schedule: ScheduleExpression.expression(schedule), job });
+    }
   }
 }

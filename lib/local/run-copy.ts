@@ -7,7 +7,7 @@ import { copyManifest } from '../core/copy.ts';
 import { deleteExtra } from '../core/delete.ts';
 import type { CopyJob } from '../core/job.ts';
 import type { JobStore } from '../core/jobstore.ts';
-import { type PlanState, plan } from '../core/plan.ts';
+import { type PlanState, plan, startInput } from '../core/plan.ts';
 import { poolFor } from '../core/pool.ts';
 import type { ProgressSink } from '../core/progress.ts';
 import { type Report, report } from '../core/report.ts';
@@ -16,10 +16,9 @@ import type { Json } from './jsonpath.ts';
 
 export const COPY_DEFINITION = fileURLToPath(new URL('../../state-machines/copy.asl.json', import.meta.url));
 
-/** The execution input of copy.asl.json (`copyError` is set by a Catch, `deleted` by the Delete state). */
+/** The execution input of copy.asl.json, as the local engine takes it. */
 export function executionInput(job: CopyJob, resumeFrom?: PlanState): Json {
-  const start: PlanState = resumeFrom ?? { done: false, startAfter: '', manifests: 0, objects: 0, bytes: 0 };
-  return { jobId: job.jobId, dryRun: job.dryRun, plan: start as unknown as Json, copyError: null, deleted: null };
+  return startInput(job, resumeFrom) as unknown as Json;
 }
 
 export interface LocalRunOptions {
