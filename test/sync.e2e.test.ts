@@ -2,6 +2,7 @@
 // machine as the cloud's, with its Delete step), the embedded S3 endpoint over sockets.
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { deleteExtra } from '../lib/core/delete.ts';
@@ -39,7 +40,7 @@ describe('ferry sync s3 -> s3', () => {
   const keys = Array.from({ length: 120 }, (_, i) => `d${i % 4}/${['Ａ', '😀', 'a b', 'x+y&z', 'é'][i % 5]}-${i}`);
 
   before(async () => {
-    ({ server, client } = await serverWithBuckets('src', 'dst', 'src-t', 'dst-t', 'src-c', 'dst-c', 'src-b', 'dst-b', 'src-v', 'dst-v'));
+    ({ server, client } = await serverWithBuckets('src', 'dst', 'src-t', 'dst-t', 'src-c', 'dst-c', 'src-b', 'dst-b', 'src-v', 'dst-v', 'src-r', 'dst-r', 'dst-r2'));
     env = localEnv({ AWS_ENDPOINT_URL: server.endpoint });
   });
   after(() => server.stop());
@@ -117,6 +118,33 @@ describe('ferry sync s3 -> s3', () => {
     const report = JSON.parse(await readFile(r.reportPath, 'utf8'));
     assert.ok(report.manifests >= 15, `${report.manifests} manifests of at most 7 keys`);
     assert.equal((await assertSame(client, ['src-b', 'p/'], ['dst-b', 'q/'])).length, 200);
+  });
+
+  it('a source of many pages is listed in key ranges at once: copy and sync lose and double nothing', async () => {
+    const jobDir = await tempDir();
+    const key = (i: number) => `p${i % 30}/k${i}`;
+    for (let i = 0; i < 1200; i++) await put(client, 'src-r', key(i), `body ${i}`);
+    await nextSecond();
+    for (let i = 0; i < 1200; i += 3) await put(client, 'dst-r', key(i), `body ${i}`);
+    for (let i = 0; i < 40; i++) await put(client, 'dst-r', `p${i % 20}/zz-extra${i}`, 'extra');
+    await put(client, 'dst-r', 'zzz-top-extra', 'extra');
+    await nextSecond();
+
+    const copied = await runFerry(['copy', 's3://src-r', 's3://dst-r2', '--json', '--job-dir', jobDir], { env });
+    assert.equal(copied.code, 0, copied.stderr);
+    const c = JSON.parse(copied.stdout);
+    assert.deepEqual(c.objects, { total: 1200, copied: 1200, skipped: 0, failed: 0 });
+    const ranges = JSON.parse(await readFile(path.join(path.dirname(c.reportPath), 'plan.json'), 'utf8')).ranges;
+    assert.ok(ranges.length > 8, `${ranges.length} ranges`);
+    assert.ok(ranges.every((r: { done: boolean }) => r.done));
+    assert.deepEqual(await listAll(client, 'dst-r2', ''), await listAll(client, 'src-r', ''));
+
+    const run = await runFerry(['sync', 's3://src-r', 's3://dst-r', '--delete', '--invocation-ms', '300', '--json', '--job-dir', jobDir], { env });
+    assert.equal(run.code, 0, run.stderr);
+    const r = JSON.parse(run.stdout);
+    assert.deepEqual(r.objects, { total: 1200, copied: 800, skipped: 400, failed: 0 });
+    assert.deepEqual(r.deletes, { planned: 41, deleted: 41, failed: 0 });
+    assert.equal((await assertSame(client, ['src-r', ''], ['dst-r', ''])).length, 1200);
   });
 
   it('refuses to delete more than --max-delete of the destination unless told, and never deletes excluded keys', async () => {

@@ -23,7 +23,7 @@ export type Decision =
   | { readonly action: 'extra' };
 
 /** An ETag that is the MD5 of the whole object (single-part upload or copy). */
-const PLAIN_MD5 = /^"?[0-9a-f]{32}"?$/;
+export const PLAIN_MD5 = /^"?[0-9a-f]{32}"?$/;
 
 /**
  * What a sync does with one key, from the two listings alone (no request per object):

@@ -1,16 +1,21 @@
-import type { S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type { EndpointConfig } from './clients.ts';
 import { decide, type Entry, mergeJoin } from './diff.ts';
 import { type CopyJob, jobKeys, loadJob } from './job.ts';
 import type { JobStore } from './jobstore.ts';
+import { compareKeys } from './keys.ts';
 import { keyFilter, type ListedObject, listObjects } from './listing.ts';
+import { withRetry } from './retry.ts';
 import { type IndexItem, toLine } from './manifest.ts';
 import type { ProgressSink } from './progress.ts';
 
 /** The planner's state, carried by the state machine between invocations (small by design). */
 export interface PlanState {
   readonly done: boolean;
-  /** Every source key up to and including this one (relative) is in a manifest or filtered out. */
+  /**
+   * Plans listed as one range: every source key up to and including this one (relative) is in a
+   * manifest or filtered out. Plans listed in several ranges keep their cursors in `ranges`.
+   */
   readonly startAfter: string;
   readonly manifests: number;
   /** Objects (and their bytes) to copy. */
@@ -24,6 +29,8 @@ export interface PlanState {
   readonly deleteManifests?: number;
   /** Why the deletions were refused (too large a share of the destination without --force). */
   readonly deleteRefused?: string;
+  /** The key ranges being listed, each with its cursor (absent in plans from before ranges). */
+  readonly ranges?: readonly KeyRange[];
   /** Where the manifest index is, once done: the Distributed Map's ItemReader reads it. */
   readonly index?: { readonly Bucket: string; readonly Key: string };
   /** Where the Distributed Map writes its own results. */
@@ -48,12 +55,18 @@ export interface PlanDeps {
 /**
  * Streams the source listing into sorted manifests of at most N entries and M bytes, and returns
  * before its time runs out with a cursor, so a listing of any size finishes over several
- * invocations. Memory holds one listing page and one manifest. Rewriting a manifest after a retry
- * is harmless: the same cursor lists the same keys into the same manifest name.
+ * invocations. Memory holds one listing page and one manifest per key range being listed.
+ * Rewriting a manifest after a retry is harmless: the saved state is the one before the retried
+ * invocation, whose manifests are all written again.
  *
- * A sync lists the destination beside the source and merge-joins the two: manifests hold only
- * what differs, skipped objects are counted, and (with delete) the keys the source lacks go into
- * manifests of their own, deleted after the copies only if they stay within the allowed share.
+ * A source of more than one listing page is split into key ranges at its prefixes (see
+ * `splitKeySpace`), listed several at a time, so that millions of keys do not list one page after
+ * another on one stream.
+ *
+ * A sync lists the destination beside the source and merge-joins the two, range by range:
+ * manifests hold only what differs, skipped objects are counted, and (with delete) the keys the
+ * source lacks go into manifests of their own, deleted after the copies only if they stay within
+ * the allowed share.
  */
 export async function plan(input: PlanInput, deps: PlanDeps): Promise<PlanState> {
   const job = await loadJob(deps.store, input.jobId);
@@ -62,63 +75,22 @@ export async function plan(input: PlanInput, deps: PlanDeps): Promise<PlanState>
     deps.progress.planned(state.objects + (state.skipped ?? 0), state.bytes);
     return state;
   }
-  let { startAfter, manifests, objects, bytes } = state;
-  let { skipped = 0, destinationObjects = 0, extra = 0, deleteManifests = 0 } = state;
-  const wanted = keyFilter(job.include, job.exclude);
-  let lines: string[] = [];
-  let manifestBytes = 0;
-  let deletes: string[] = [];
-  let lastListed = startAfter;
-
-  const flush = async () => {
-    if (lines.length === 0) return;
-    manifests++;
-    await deps.store.put(jobKeys.manifest(job.jobId, manifests), `${lines.join('\n')}\n`);
-    lines = [];
-    manifestBytes = 0;
-    deps.progress.planned(objects + skipped, bytes);
+  const totals: Totals = {
+    manifests: state.manifests,
+    objects: state.objects,
+    bytes: state.bytes,
+    skipped: state.skipped ?? 0,
+    destinationObjects: state.destinationObjects ?? 0,
+    extra: state.extra ?? 0,
+    deleteManifests: state.deleteManifests ?? 0,
   };
-  const flushDeletes = async () => {
-    if (deletes.length === 0) return;
-    deleteManifests++;
-    await deps.store.put(jobKeys.deletes(job.jobId, deleteManifests), `${deletes.join('\n')}\n`);
-    deletes = [];
-  };
-
-  let finished = true;
-  for await (const [o, d] of pairs(job, deps, startAfter)) {
-    const key = (o ?? d)!.key;
-    if (wanted(key)) {
-      if (d) destinationObjects++;
-      const decision = job.sync ? decide(o && entry(o), d && entry(d), job.sync.compare) : ({ action: 'copy' } as const);
-      if (decision.action === 'copy' && o) {
-        if (lines.length > 0 && manifestBytes + o.size > job.manifestMaxBytes) await flush();
-        lines.push(toLine(o, 'reason' in decision ? decision.reason : undefined));
-        manifestBytes += o.size;
-        objects++;
-        bytes += o.size;
-      } else if (decision.action === 'skip') {
-        skipped++;
-        deps.progress.object('skipped');
-      } else if (decision.action === 'extra' && d) {
-        extra++;
-        if (job.sync?.delete) deletes.push(JSON.stringify({ k: d.key, s: d.size }));
-      }
-    }
-    lastListed = key;
-    if (lines.length >= job.manifestMaxEntries) await flush();
-    if (deletes.length >= DELETE_BATCH) await flushDeletes();
-    if (deps.remainingMs() < deps.marginMs) {
-      finished = false;
-      break;
-    }
-  }
-  // Everything up to the cursor is in a manifest before the cursor is saved.
-  await flush();
-  await flushDeletes();
-  startAfter = lastListed;
+  // A plan state from before ranges carries one cursor: it goes on as one range.
+  const ranges = state.ranges ?? (state.startAfter === '' ? await splitKeySpace(job, deps) : [{ after: state.startAfter, done: false }]);
+  const planned = await eachRange(ranges, LIST_CONCURRENCY, deps, (range) => planRange(job, range, totals, deps));
+  const { skipped, destinationObjects, extra, deleteManifests, manifests, objects, bytes } = totals;
   const sync = job.sync ? { skipped, destinationObjects, extra, deleteManifests } : {};
-  if (!finished) return saved(deps.store, job.jobId, { done: false, startAfter, manifests, objects, bytes, ...sync });
+  const startAfter = planned.length === 1 ? planned[0]!.after : '';
+  if (!planned.every((r) => r.done)) return saved(deps.store, job.jobId, { done: false, startAfter, manifests, objects, bytes, ...sync, ranges: planned });
 
   const index: IndexItem[] = [];
   for (let n = 1; n <= manifests; n++) index.push({ manifest: jobKeys.manifest(job.jobId, n) });
@@ -133,9 +105,164 @@ export async function plan(input: PlanInput, deps: PlanDeps): Promise<PlanState>
     bytes,
     ...sync,
     ...(refused && { deleteRefused: refused }),
+    ranges: planned,
     index: { Bucket: deps.store.bucket, Key: deps.store.locate(jobKeys.index(job.jobId)) },
     mapResults: { Bucket: deps.store.bucket, Prefix: deps.store.locate(jobKeys.mapResults(job.jobId)) },
   });
+}
+
+/** Keys (relative to the source prefix) after `after`, up to and including `through` (the last range has none). */
+export interface KeyRange {
+  readonly after: string;
+  readonly through?: string;
+  readonly done: boolean;
+}
+
+/** What the ranges' listers count together (one thread: no two of them update it at once). */
+interface Totals {
+  manifests: number;
+  objects: number;
+  bytes: number;
+  skipped: number;
+  destinationObjects: number;
+  extra: number;
+  deleteManifests: number;
+}
+
+/** Key ranges listed at once by one planner. */
+const LIST_CONCURRENCY = 8;
+/** At most this many ranges. */
+const MAX_RANGES = 32;
+
+/**
+ * Lists one key range into manifests until it is done or the time is up; returns where it stands.
+ * Everything up to the returned cursor is in a written manifest.
+ */
+async function planRange(job: CopyJob, range: KeyRange, totals: Totals, deps: PlanDeps): Promise<KeyRange> {
+  const wanted = keyFilter(job.include, job.exclude);
+  let lines: string[] = [];
+  let manifestBytes = 0;
+  let deletes: string[] = [];
+  let lastListed = range.after;
+  const flush = async () => {
+    if (lines.length === 0) return;
+    const n = ++totals.manifests;
+    const text = `${lines.join('\n')}\n`;
+    lines = [];
+    manifestBytes = 0;
+    await deps.store.put(jobKeys.manifest(job.jobId, n), text);
+    deps.progress.planned(totals.objects + totals.skipped, totals.bytes);
+  };
+  const flushDeletes = async () => {
+    if (deletes.length === 0) return;
+    const n = ++totals.deleteManifests;
+    const text = `${deletes.join('\n')}\n`;
+    deletes = [];
+    await deps.store.put(jobKeys.deletes(job.jobId, n), text);
+  };
+
+  let done = true;
+  for await (const [o, d] of pairs(job, deps, range.after)) {
+    const key = (o ?? d)!.key;
+    if (range.through !== undefined && compareKeys(key, range.through) > 0) break;
+    if (wanted(key)) {
+      if (d) totals.destinationObjects++;
+      const decision = job.sync ? decide(o && entry(o), d && entry(d), job.sync.compare) : ({ action: 'copy' } as const);
+      if (decision.action === 'copy' && o) {
+        if (lines.length > 0 && manifestBytes + o.size > job.manifestMaxBytes) await flush();
+        lines.push(toLine(o, 'reason' in decision ? decision.reason : undefined));
+        manifestBytes += o.size;
+        totals.objects++;
+        totals.bytes += o.size;
+      } else if (decision.action === 'skip') {
+        totals.skipped++;
+        deps.progress.object('skipped');
+      } else if (decision.action === 'extra' && d) {
+        totals.extra++;
+        if (job.sync?.delete) deletes.push(JSON.stringify({ k: d.key, s: d.size }));
+      }
+    }
+    lastListed = key;
+    if (lines.length >= job.manifestMaxEntries) await flush();
+    if (deletes.length >= DELETE_BATCH) await flushDeletes();
+    if (deps.remainingMs() < deps.marginMs) {
+      done = false;
+      break;
+    }
+  }
+  // Everything up to the cursor is in a manifest before the cursor is saved.
+  await flush();
+  await flushDeletes();
+  return { after: lastListed, ...(range.through !== undefined && { through: range.through }), done };
+}
+
+/**
+ * Plans the ranges not yet done, `concurrency` at a time; once the time is up no further range is
+ * started (each started one lists at least one key, so every invocation makes progress).
+ */
+async function eachRange(
+  ranges: readonly KeyRange[],
+  concurrency: number,
+  deps: PlanDeps,
+  work: (range: KeyRange) => Promise<KeyRange>,
+): Promise<KeyRange[]> {
+  const out = [...ranges];
+  let next = 0;
+  let started = 0;
+  const worker = async () => {
+    while (next < out.length) {
+      const i = next++;
+      if (out[i]!.done) continue;
+      if (started++ >= concurrency && deps.remainingMs() < deps.marginMs) continue;
+      out[i] = await work(out[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return out;
+}
+
+/**
+ * Splits a source of more than one listing page into key ranges at its prefixes: the first level
+ * with two or more (descending through a single one, up to 4 levels), up to 32 ranges of about as
+ * many prefixes each. A prefix is a split point however its keys are spread; a flat source is one range.
+ */
+export async function splitKeySpace(job: CopyJob, deps: PlanDeps): Promise<KeyRange[]> {
+  const client = deps.s3(job.source);
+  const { bucket, prefix } = job.source;
+  const one: KeyRange[] = [{ after: '', done: false }];
+  const probe = await withRetry(() => client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined })), () => {});
+  if (!probe.IsTruncated) return one;
+  let base = '';
+  for (let depth = 0; depth < 4; depth++) {
+    const found = await childPrefixes(client, bucket, prefix, base);
+    if (found.length === 0) return one;
+    if (found.length === 1) {
+      base = found[0]!;
+      continue;
+    }
+    const points = [...new Set(Array.from({ length: Math.min(MAX_RANGES, found.length) - 1 }, (_, i) => found[Math.floor(((i + 1) * found.length) / Math.min(MAX_RANGES, found.length))]!))];
+    return [
+      { after: '', through: points[0], done: false },
+      ...points.map((p, i) => ({ after: p, ...(points[i + 1] !== undefined && { through: points[i + 1] }), done: false })),
+    ];
+  }
+  return one;
+}
+
+/** The prefixes one level below `base` (relative keys), from at most 10 pages of a delimited listing. */
+async function childPrefixes(client: S3Client, bucket: string, prefix: string, base: string): Promise<string[]> {
+  const found: string[] = [];
+  let token: string | undefined;
+  for (let page = 0; page < 10; page++) {
+    const listed = await withRetry(
+      () => client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix + base, Delimiter: '/', ContinuationToken: token })),
+      () => {},
+    );
+    for (const p of listed.CommonPrefixes ?? []) if (p.Prefix) found.push(p.Prefix.slice(prefix.length));
+    token = listed.IsTruncated ? listed.NextContinuationToken : undefined;
+    if (!token) break;
+  }
+  return found;
 }
 
 /** The execution input of state-machines/copy.asl.json (`copyError` is set by a Catch, `deleted` by the Delete state). */

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { mergeJoin } from './diff.ts';
+import { mergeJoin, PLAIN_MD5 } from './diff.ts';
 import type { S3Location } from './locations.ts';
 import { keyFilter, type ListedObject, listObjects } from './listing.ts';
 import { withRetry } from './retry.ts';
@@ -28,8 +28,6 @@ export interface VerifyCounts {
 export interface VerifySide extends S3Location {
   readonly client: S3Client;
 }
-
-const PLAIN_MD5 = /^"?([0-9a-f]{32})"?$/;
 
 /**
  * Compares two sides from their listings, merge-joined in key order (memory does not grow with the
