@@ -49,6 +49,51 @@ describe('ferry copy s3://B/P DIR (pull)', () => {
     assert.deepEqual(report.failuresByCode, { UnsafeKey: 1 });
   });
 
+  it('ferry sync s3:// DIR: what is unchanged stays, a changed object is fetched again, --delete removes local extras', async () => {
+    const dir = path.join(await tempDir(), 'synced');
+    const jobDir = await tempDir();
+    const put = (key: string, body: string) => client.send(new PutObjectCommand({ Bucket: 'pull-odd', Key: `sync/${key}`, Body: body }));
+    for (let i = 0; i < 40; i++) await put(`d${i % 4}/f${i}`, `body ${i}`);
+    await new Promise((r) => setTimeout(r, 1100)); // the files are written in a later second than the objects
+    const sync = (...extra: string[]) => runFerry(['sync', 's3://pull-odd/sync', dir, '--job-dir', jobDir, ...extra], { env });
+
+    const first = await sync('--json');
+    assert.equal(first.code, 0, first.stderr);
+    assert.deepEqual(JSON.parse(first.stdout).objects, { total: 40, copied: 40, skipped: 0, failed: 0 });
+    const again = await sync('--json');
+    assert.deepEqual(JSON.parse(again.stdout).objects, { total: 40, copied: 0, skipped: 40, failed: 0 }, 'files written after their objects are current');
+    await new Promise((r) => setTimeout(r, 1100));
+
+    await put('d1/f1', 'BODY 1'); // same size, rewritten after the file was written
+    await put('d2/new', 'new');
+    await writeFile(path.join(dir, 'd3/local-only'), 'made here');
+    await writeFile(path.join(dir, 'd0/f0'), 'edited here'); // a local edit: newer than its object, other size
+    await new Promise((r) => setTimeout(r, 1100));
+    const dry = await sync('--delete', '--dry-run');
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.equal(dry.stdout, 'copy d0/f0 (sizes differ)\ncopy d1/f1 (changed since the destination was written)\ncopy d2/new (not at the destination)\ndelete d3/local-only\n');
+    assert.equal(await readFile(path.join(dir, 'd1/f1'), 'utf8'), 'body 1', 'the dry run changed nothing');
+
+    const third = await sync('--delete', '--json');
+    assert.equal(third.code, 0, third.stderr);
+    const r = JSON.parse(third.stdout);
+    assert.deepEqual(r.objects, { total: 41, copied: 3, skipped: 38, failed: 0 });
+    assert.deepEqual(r.deletes, { planned: 1, deleted: 1, failed: 0 });
+    const expected = [...Array.from({ length: 40 }, (_, i) => `d${i % 4}/f${i}`), 'd2/new'].sort();
+    assert.deepEqual(await filesUnder(dir), expected);
+    assert.equal(await readFile(path.join(dir, 'd1/f1'), 'utf8'), 'BODY 1');
+    assert.equal(await readFile(path.join(dir, 'd0/f0'), 'utf8'), 'body 0');
+
+    // verify against the directory: sizes alone, or every byte with --deep.
+    const verify = (...extra: string[]) => runFerry(['verify', 's3://pull-odd/sync', dir, '--job-dir', jobDir, '--json', ...extra], { env });
+    assert.deepEqual(JSON.parse((await verify()).stdout).objects, { source: 41, destination: 41, matched: 0, sizeOnly: 41, missing: 0, extra: 0, differ: 0 });
+    assert.deepEqual(JSON.parse((await verify('--deep')).stdout).objects, { source: 41, destination: 41, matched: 41, sizeOnly: 0, missing: 0, extra: 0, differ: 0 });
+    await writeFile(path.join(dir, 'd2/f2'), 'BODY 2'); // same size, other bytes
+    const deep = await runFerry(['verify', 's3://pull-odd/sync', dir, '--job-dir', jobDir, '--deep'], { env });
+    assert.equal(deep.code, 1);
+    assert.match(deep.stdout, /^checksum d2\/f2: MD5 of the bytes [0-9a-f]{32} in the source, [0-9a-f]{32} at the destination\n$/);
+  });
+
   it('refuses keys that would leave the directory or collide, and writes the rest', async () => {
     for (const Key of ['../escape.txt', 'ok/../../up.txt', 'a', 'a/b', 'fine/x.txt']) {
       await client.send(new PutObjectCommand({ Bucket: 'pull-odd', Key, Body: Key }));

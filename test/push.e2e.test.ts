@@ -2,10 +2,10 @@
 // what cannot be pushed reported.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdir, readFile, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { bodyOf } from '../lib/local/dataset.ts';
 import type { EmbeddedServer } from '../lib/local/server.ts';
 import { listAll, localEnv, runFerry, serverWithBuckets, tempDir } from './helpers.ts';
@@ -95,6 +95,53 @@ describe('ferry copy DIR s3://B/P (push in one process)', () => {
     assert.equal(await (got.Body as { transformToString(): Promise<string> }).transformToString(), 'changed text');
     const grown = await client.send(new GetObjectCommand({ Bucket: 'push-dst', Key: 'again/many/0003.dat' }));
     assert.equal(grown.ContentLength, 5000);
+  });
+
+  it('ferry sync DIR s3://: --dry-run and plan say what would change, --delete removes what the tree lost (not what it skipped)', async () => {
+    const dir = path.join(await tempDir(), 'synced');
+    const files = FILES.filter((f) => f.size < MiB && f.key.startsWith('many/')).slice(0, 60);
+    for (const f of files) {
+      await mkdir(path.dirname(path.join(dir, f.key)), { recursive: true });
+      await writeFile(path.join(dir, f.key), bodyOf(f));
+    }
+    await symlink('many/0000.dat', path.join(dir, 'link')); // skipped by the walk: its object is kept
+    const put = (key: string, body: string) => client.send(new PutObjectCommand({ Bucket: 'push-dst', Key: `synced/${key}`, Body: body }));
+    await put('link', 'an object where the tree has a symlink');
+    await put('stale/1', 'only at the destination');
+    await put('keep.log', 'excluded: never deleted');
+    await new Promise((r) => setTimeout(r, 1100)); // LastModified has whole seconds
+    const sync = (...extra: string[]) => runFerry(['sync', dir, 's3://push-dst/synced', '--exclude', '*.log', '--job-dir', jobDir, ...extra], { env });
+    const jobDir = await tempDir();
+
+    const first = await sync('--json');
+    assert.equal(first.code, 0, first.stderr);
+    const r1 = JSON.parse(first.stdout);
+    assert.deepEqual(r1.objects, { total: files.length + 1, copied: files.length, skipped: 1, failed: 0 });
+    assert.equal(r1.deletes, undefined);
+    assert.equal(JSON.parse(await readFile(r1.reportPath, 'utf8')).destinationOnly, 1, 'stale/1; not link (skipped), not keep.log (excluded)');
+    await new Promise((r) => setTimeout(r, 1100));
+
+    await writeFile(path.join(dir, files[0]!.key), 'grown beyond its old size');
+    await rm(path.join(dir, files[1]!.key));
+    await writeFile(path.join(dir, 'many/new.dat'), 'new');
+    const planned = await runFerry(['plan', dir, 's3://push-dst/synced', '--exclude', '*.log', '--delete', '--job-dir', jobDir], { env });
+    assert.equal(planned.code, 0, planned.stderr);
+    assert.match(planned.stdout, /^copy: +2 objects, 28 B \(1 not at the destination, 1 sizes differ\)$/m);
+    assert.match(planned.stdout, new RegExp(`^unchanged: ${files.length - 2} objects$`, 'm'));
+    assert.match(planned.stdout, /^only at the destination: 2 objects; to delete \(--delete\)$/m);
+    const dry = await sync('--delete', '--dry-run');
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.equal(dry.stdout, `copy ${files[0]!.key} (sizes differ)\ncopy many/new.dat (not at the destination)\ndelete ${files[1]!.key}\ndelete stale/1\n`);
+
+    const third = await sync('--delete', '--json');
+    assert.equal(third.code, 0, third.stderr);
+    const r3 = JSON.parse(third.stdout);
+    assert.deepEqual(r3.objects, { total: files.length + 1, copied: 2, skipped: files.length - 1, failed: 0 });
+    assert.deepEqual(r3.deletes, { planned: 2, deleted: 2, failed: 0 });
+    const expected = [...files.slice(2).map((f) => f.key), files[0]!.key, 'many/new.dat', 'link', 'keep.log'].sort();
+    assert.deepEqual(await listAll(client, 'push-dst', 'synced/'), expected);
+    const grown = await client.send(new GetObjectCommand({ Bucket: 'push-dst', Key: `synced/${files[0]!.key}` }));
+    assert.equal(await (grown.Body as { transformToString(): Promise<string> }).transformToString(), 'grown beyond its old size');
   });
 
   it('skips symlinks and fifos (counted), reports names S3 cannot hold, pushes the rest', async () => {

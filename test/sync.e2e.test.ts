@@ -278,13 +278,14 @@ describe('ferry sync s3 -> s3', () => {
   it('bad input: one line, exit 2, nothing written', async () => {
     const jobDir = await tempDir();
     const cases: [string[], RegExp][] = [
-      [['sync', jobDir, 's3://dst/x'], /sync between a directory and S3 is not built yet/],
+      [['sync', jobDir, jobDir], /sync takes s3:\/\/ on at least one side/],
       [['sync', 's3://src', 's3://dst', '--size-only', '--checksum'], /--size-only and --checksum: one or the other/],
       [['sync', 's3://src', 's3://dst', '--force'], /--max-delete and --force apply to --delete/],
       [['sync', 's3://src', 's3://dst', '--delete', '--max-delete', '150'], /--max-delete: a percentage from 0 to 100/],
       [['copy', 's3://src', 's3://dst', '--delete'], /Unknown option '--delete'/],
       [['plan', 's3://src'], /plan needs a source and a destination/],
-      [['verify', 's3://src', jobDir], /verify of a directory is not built yet/],
+      [['verify', jobDir, jobDir], /verify takes s3:\/\/ on at least one side/],
+      [['verify', 's3://src', `${jobDir}/missing`], /missing: not a directory/],
       [['verify', 's3://src', 's3://no-such-bucket'], /no-such-bucket/],
     ];
     for (const [args, message] of cases) {

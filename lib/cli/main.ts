@@ -8,7 +8,7 @@ import { type CopyJob, jobKeys, loadJob, newJobId, type PullJob, type PushJob, t
 import { DirectoryJobStore, getJson, getText, type JobStore, S3JobStore } from '../core/jobstore.ts';
 import { parseManifest } from '../core/manifest.ts';
 import { csvField } from '../core/report.ts';
-import { verify } from '../core/verify.ts';
+import { verify, type VerifySide } from '../core/verify.ts';
 import { formatBytes } from './size.ts';
 import { formatS3, overlaps, parseLocation, type S3Location } from '../core/locations.ts';
 import type { PlanState } from '../core/plan.ts';
@@ -29,9 +29,9 @@ export const USAGE = `usage: ferry <command> [options]
 commands:
   copy SRC DST     copy every object under s3://bucket[/prefix] to another s3://bucket[/prefix],
                    push a directory tree to s3://bucket[/prefix], or pull s3://bucket[/prefix] into a directory
-  sync SRC DST     s3:// to s3://: copy only what is missing or differs (decided from the two listings);
+  sync SRC DST     s3:// to s3://, a directory to s3:// or s3:// to a directory: copy only what is missing or differs;
                    --delete also deletes what the source does not have
-  verify SRC DST   s3:// and s3://: compare keys, sizes and checksums where comparable; exit 1 if they differ
+  verify SRC DST   compare two sides (s3:// or a directory): keys, sizes, checksums where comparable; exit 1 if they differ
   plan SRC DST     what a sync would do, counted (to copy, unchanged, only at the destination); changes nothing
   scan SRC --to DST --queue URL --job-bucket NAME
                    fleet mode: walk a directory (to s3://bucket[/prefix]) or list s3:// (to a directory)
@@ -197,14 +197,10 @@ async function copyCommand(args: string[], mode: 'copy' | 'sync' | 'plan'): Prom
   if (mode === 'plan') o['dry-run'] = true;
   const from = parseLocation(positionals[0] as string);
   const to = parseLocation(positionals[1] as string);
-  if (sync && (from.kind === 'dir' || to.kind === 'dir')) {
-    throw new BadInputError(
-      `${mode} between a directory and S3 is not built yet: ferry copy DIR s3://... already skips unchanged files; sync and plan take s3:// on both sides`,
-    );
-  }
-  if (from.kind === 'dir') return pushCommand(from.path, s3Location(positionals[1] as string, 'destination'), o);
+  if (sync && from.kind === 'dir' && to.kind === 'dir') throw new BadInputError(`${mode} takes s3:// on at least one side`);
+  if (from.kind === 'dir') return pushCommand(from.path, s3Location(positionals[1] as string, 'destination'), o, mode, sync);
   const source = s3Location(positionals[0] as string, 'source');
-  if (to.kind === 'dir') return pullCommand(source, to.path, o);
+  if (to.kind === 'dir') return pullCommand(source, to.path, o, mode, sync);
   const destination = s3Location(positionals[1] as string, 'destination');
   if (overlaps(source, destination)) {
     throw new BadInputError(`the destination ${formatS3(destination)} overlaps the source ${formatS3(source)}`);
@@ -318,22 +314,27 @@ async function verifyCommand(args: string[]): Promise<number> {
     strict: true,
   });
   if (positionals.length !== 2) throw new BadInputError('verify needs a source and a destination: ferry verify SRC DST');
-  const [from, to] = positionals.map((p) => parseLocation(p));
-  if (from!.kind === 'dir' || to!.kind === 'dir') throw new BadInputError('verify of a directory is not built yet: it takes s3:// on both sides');
-  const source = s3Location(positionals[0] as string, 'source');
-  const destination = s3Location(positionals[1] as string, 'destination');
-  const sourceClient = s3Client(sideConfig(o, 'source'));
-  const destClient = s3Client(sideConfig(o, 'dest'));
-  await checkSource(sourceClient, source);
-  await checkSource(destClient, destination);
+  const side = async (text: string, role: 'source' | 'dest'): Promise<VerifySide> => {
+    const loc = parseLocation(text);
+    if (loc.kind === 'dir') {
+      const info = await stat(loc.path).catch(() => undefined);
+      if (!info?.isDirectory()) throw new BadInputError(`${text}: not a directory`);
+      return { kind: 'dir', path: path.resolve(loc.path) };
+    }
+    const client = s3Client(sideConfig(o, role));
+    await checkSource(client, loc);
+    return { ...loc, client };
+  };
+  const [source, destination] = [await side(positionals[0] as string, 'source'), await side(positionals[1] as string, 'dest')];
+  if (source.kind === 'dir' && destination.kind === 'dir') throw new BadInputError('verify takes s3:// on at least one side');
   const jobId = newJobId();
   const dir = path.resolve(o['job-dir'] ?? path.join('.ferry', 'jobs'));
   const store = new DirectoryJobStore(dir);
   const started = Date.now();
   const csv = ['key,difference,detail'];
   const counts = await verify(
-    { ...source, client: sourceClient },
-    { ...destination, client: destClient },
+    source,
+    destination,
     { include: o.include ?? [], exclude: o.exclude ?? [], deep: Boolean(o.deep) },
     (d) => {
       csv.push([d.key, d.kind, d.detail].map(csvField).join(','));
@@ -344,8 +345,8 @@ async function verifyCommand(args: string[]): Promise<number> {
   const result = {
     jobId,
     status: differences === 0 ? 'same' : 'different',
-    source: formatS3(source),
-    destination: formatS3(destination),
+    source: source.kind === 'dir' ? source.path : formatS3(source),
+    destination: destination.kind === 'dir' ? destination.path : formatS3(destination),
     objects: counts,
     durationMs: Date.now() - started,
     differencesPath: path.join(dir, jobId, 'differences.csv'),
@@ -391,7 +392,7 @@ async function runLocalJob(job: CopyJob, store: JobStore, progress: ProgressLine
 }
 
 /** `ferry copy DIR s3://B/P`: push a tree from this process. */
-async function pushCommand(dir: string, destination: S3Location, o: CopyValues): Promise<number> {
+async function pushCommand(dir: string, destination: S3Location, o: CopyValues, mode: 'copy' | 'sync' | 'plan', sync?: SyncOptions): Promise<number> {
   const root = path.resolve(dir);
   const info = await stat(root).catch(() => undefined);
   if (!info?.isDirectory()) throw new BadInputError(`source ${dir}: not a directory`);
@@ -405,12 +406,13 @@ async function pushCommand(dir: string, destination: S3Location, o: CopyValues):
     source: { kind: 'dir', path: root },
     destination: { ...destination, ...dropUndefined(destSide) },
     followSymlinks: Boolean(o['follow-symlinks']),
+    ...(sync && { sync }),
   };
-  return runInProcess(job, o, `${root} -> ${formatS3(destination)}`, (deps) => push(job, deps));
+  return runInProcess(job, o, `${root} -> ${formatS3(destination)}`, (deps) => push(job, deps), mode);
 }
 
 /** `ferry copy s3://B/P DIR`: pull objects into a directory from this process. */
-async function pullCommand(source: S3Location, dir: string, o: CopyValues): Promise<number> {
+async function pullCommand(source: S3Location, dir: string, o: CopyValues, mode: 'copy' | 'sync' | 'plan', sync?: SyncOptions): Promise<number> {
   const root = path.resolve(dir);
   const info = await stat(root).catch(() => undefined);
   if (info && !info.isDirectory()) throw new BadInputError(`destination ${dir}: exists and is not a directory`);
@@ -418,9 +420,15 @@ async function pullCommand(source: S3Location, dir: string, o: CopyValues): Prom
   const sourceSide = sideConfig(o, 'source');
   const base = jobBase(o);
   await checkSource(s3Client(sourceSide), source);
-  const job: PullJob = { ...base, kind: 'pull', source: { ...source, ...dropUndefined(sourceSide) }, destination: { kind: 'dir', path: root } };
+  const job: PullJob = {
+    ...base,
+    kind: 'pull',
+    source: { ...source, ...dropUndefined(sourceSide) },
+    destination: { kind: 'dir', path: root },
+    ...(sync && { sync }),
+  };
   if (!job.dryRun) await mkdir(root, { recursive: true });
-  return runInProcess(job, o, `${formatS3(source)} -> ${root}`, (deps) => pull(job, deps));
+  return runInProcess(job, o, `${formatS3(source)} -> ${root}`, (deps) => pull(job, deps), mode);
 }
 
 /**
@@ -433,6 +441,7 @@ async function runInProcess(
   o: CopyValues,
   what: string,
   run: (deps: InProcessDeps) => Promise<Report>,
+  mode: 'copy' | 'sync' | 'plan',
 ): Promise<number> {
   const jobDir = path.resolve(o['job-dir'] ?? path.join('.ferry', 'jobs'));
   const store = new DirectoryJobStore(jobDir);
@@ -450,6 +459,8 @@ async function runInProcess(
   try {
     const deps = { store, s3: s3Client, pool: poolFor(job.transfer.concurrency, maxBuffered(o)), progress, stop: () => stopping !== undefined };
     const result = await run(deps).finally(() => progress.stop());
+    if (mode === 'plan') return await planSummary(result, store, job.jobId, Boolean(o.json));
+    if (mode === 'sync' && job.dryRun && !o.json) await printActions(store, job.jobId);
     const code = finish(result, (key) => path.join(jobDir, key), Boolean(o.json));
     if (!stopping) return code;
     const again = job.kind === 'push' ? ': files already sent are skipped' : '';

@@ -1,7 +1,8 @@
 import { DeleteObjectsCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { EndpointConfig } from './clients.ts';
 import type { Failure, ManifestResult } from './copy.ts';
-import { jobKeys, loadJob } from './job.ts';
+import { JobStoreError } from './errors.ts';
+import { jobKeys, loadAnyJob } from './job.ts';
 import { getJson, getText, type JobStore } from './jobstore.ts';
 import { parseManifest } from './manifest.ts';
 import type { PlanState } from './plan.ts';
@@ -37,14 +38,15 @@ export interface DeleteDeps {
 }
 
 /**
- * Deletes the destination objects a sync found the source without, one DeleteObjects request per
- * manifest, after every copy. Nothing is deleted when the planner refused (too large a share of
+ * Deletes the destination objects a sync (bucket to bucket, or a push) found the source without,
+ * one DeleteObjects request per manifest, after every copy. Nothing is deleted when the planner refused (too large a share of
  * the destination) or when any copy failed or did not finish: a sync that could not bring the
  * destination up to date does not also take from it. Returns before its time runs out; a manifest
  * with a result is never sent again.
  */
 export async function deleteExtra(input: DeleteInput, deps: DeleteDeps): Promise<DeleteState> {
-  const job = await loadJob(deps.store, input.jobId);
+  const job = await loadAnyJob(deps.store, input.jobId);
+  if (job.kind === 'pull') throw new JobStoreError(`job ${job.jobId} writes to a directory: it has no bucket to delete from`);
   const total = input.plan.deleteManifests ?? 0;
   let next = input.deleted?.next ?? 1;
   if (next === 1) {
@@ -82,7 +84,7 @@ export async function deleteExtra(input: DeleteInput, deps: DeleteDeps): Promise
 }
 
 /** Why deletions must wait: a copy failed or did not finish. */
-async function unfinishedCopies(store: JobStore, jobId: string, plan: PlanState): Promise<string | undefined> {
+export async function unfinishedCopies(store: JobStore, jobId: string, plan: PlanState): Promise<string | undefined> {
   let failed = 0;
   let unfinished = 0;
   for (let n = 1; n <= plan.manifests; n++) {

@@ -58,6 +58,8 @@ export interface PushJob extends Omit<CopyJob, 'kind' | 'source'> {
   readonly followSymlinks: boolean;
   /** Fleet mode: the SQS queue its manifests were sent to. */
   readonly queue?: string;
+  /** A sync: files compared as `decide` says, and with `delete` objects the tree lacks deleted. */
+  readonly sync?: SyncOptions;
 }
 
 /** Pull objects from S3 into a directory tree. */

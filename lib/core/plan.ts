@@ -1,7 +1,7 @@
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type { EndpointConfig } from './clients.ts';
 import { decide, type Entry, mergeJoin } from './diff.ts';
-import { type CopyJob, jobKeys, loadJob } from './job.ts';
+import { type CopyJob, jobKeys, loadJob, type SyncOptions } from './job.ts';
 import type { JobStore } from './jobstore.ts';
 import { compareKeys } from './keys.ts';
 import { keyFilter, type ListedObject, listObjects } from './listing.ts';
@@ -96,7 +96,7 @@ export async function plan(input: PlanInput, deps: PlanDeps): Promise<PlanState>
   for (let n = 1; n <= manifests; n++) index.push({ manifest: jobKeys.manifest(job.jobId, n) });
   await deps.store.put(jobKeys.index(job.jobId), JSON.stringify(index));
   deps.progress.planned(objects + skipped, bytes);
-  const refused = job.sync && deleteRefusal(job, extra, destinationObjects);
+  const refused = deleteRefusal(job.sync, extra, destinationObjects);
   return saved(deps.store, job.jobId, {
     done: true,
     startAfter,
@@ -294,8 +294,7 @@ function entry(o: ListedObject): Entry {
 }
 
 /** Why a sync's deletions must not run: more of the destination than allowed, without --force. */
-export function deleteRefusal(job: CopyJob, extra: number, destinationObjects: number): string | undefined {
-  const sync = job.sync;
+export function deleteRefusal(sync: SyncOptions | undefined, extra: number, destinationObjects: number): string | undefined {
   if (!sync?.delete || sync.force || extra === 0) return undefined;
   if (extra * 100 <= sync.maxDeletePercent * destinationObjects) return undefined;
   const share = ((extra * 100) / destinationObjects).toFixed(1);

@@ -12,6 +12,13 @@ import type { JobStore } from './jobstore.ts';
 import type { ProgressSink } from './progress.ts';
 import { eachAtOnce, type InProcessDeps, MANIFESTS_IN_FLIGHT, type ManifestDeps, type Planned, saveManifest, saveOutcome } from './push.ts';
 import { withRetry } from './retry.ts';
+import { type DeleteResult, type DeleteState, unfinishedCopies } from './delete.ts';
+import { decide, type Entry, mergeJoin } from './diff.ts';
+import { jobKeys } from './job.ts';
+import { getText } from './jobstore.ts';
+import { parseManifest } from './manifest.ts';
+import { DELETE_BATCH, deleteRefusal, type PlanState } from './plan.ts';
+import { filesAt } from './walk.ts';
 
 /** Why a key cannot become a file under the destination directory, or undefined when it can. */
 export function unsafeKey(key: string): string | undefined {
@@ -28,6 +35,8 @@ export interface PullLine {
   k: string;
   s: number;
   e?: string;
+  /** A sync's reason to copy (see `decide`). */
+  r?: string;
 }
 
 /**
@@ -41,14 +50,54 @@ export interface PullLine {
 export async function pull(job: PullJob, deps: InProcessDeps): Promise<Report> {
   const scan: ScanResult = { skipped: [], failed: [] };
   const planned: Planned = { manifests: 0, objects: 0, bytes: 0 };
+  const sync: SyncTotals = { skipped: 0, destinationObjects: 0, extra: 0, deleteManifests: 0 };
   const made = new Set<string>();
-  const manifests = listIntoManifests(job, deps.s3(job.source), deps.store, scan, planned, deps.progress);
+  const manifests = listIntoManifests(job, deps.s3(job.source), deps.store, scan, planned, deps.progress, sync);
   const stop = deps.stop ?? (() => false);
   await eachAtOnce(manifests, MANIFESTS_IN_FLIGHT, stop, async ({ manifest, lines }) => {
     if (!job.dryRun) await pullManifest(job, manifest, lines, deps, made, stop);
   });
   deps.progress.planningDone = true;
-  return reportInProcessJob(deps.store, job, planned, scan);
+  if (!job.sync) return reportInProcessJob(deps.store, job, planned, scan);
+  const refused = deleteRefusal(job.sync, sync.extra, sync.destinationObjects);
+  const totals = { ...planned, ...sync, ...(refused && { deleteRefused: refused }) };
+  const deleted = job.sync.delete && !job.dryRun && !stop() ? await deleteFiles(job, deps.store, { done: true, startAfter: '', ...totals }) : undefined;
+  return reportInProcessJob(deps.store, job, totals, scan, deleted);
+}
+
+/** What a sync into a directory found besides the objects to copy. */
+interface SyncTotals {
+  skipped: number;
+  destinationObjects: number;
+  extra: number;
+  deleteManifests: number;
+}
+
+/**
+ * Deletes the files a sync found the source without (after every download, none if any failed or
+ * the share was refused), and records one result per manifest of them as a bucket's deletions do.
+ */
+async function deleteFiles(job: PullJob, store: JobStore, plan: PlanState): Promise<DeleteState> {
+  const withheld = plan.deleteRefused ?? (await unfinishedCopies(store, job.jobId, plan));
+  if (withheld) return { done: true, next: 1, withheld };
+  for (let n = 1; n <= (plan.deleteManifests ?? 0); n++) {
+    const result: DeleteResult = { deleted: 0, failed: 0, failures: [] };
+    for (const { k, s } of parseManifest(await getText(store, jobKeys.deletes(job.jobId, n)))) {
+      try {
+        await rm(path.join(job.destination.path, k));
+        result.deleted++;
+      } catch (err) {
+        // Gone already is what was wanted.
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') result.deleted++;
+        else {
+          result.failed++;
+          result.failures.push({ key: k, size: s, code: (err as NodeJS.ErrnoException).code ?? 'DeleteFailed', message: `not deleted: ${(err as Error).message}` });
+        }
+      }
+    }
+    await store.put(jobKeys.deleted(job.jobId, n), JSON.stringify(result));
+  }
+  return { done: true, next: (plan.deleteManifests ?? 0) + 1 };
 }
 
 /**
@@ -63,6 +112,7 @@ export async function* listIntoManifests(
   scan: ScanResult,
   planned: Planned,
   progress: ProgressSink,
+  sync: SyncTotals = { skipped: 0, destinationObjects: 0, extra: 0, deleteManifests: 0 },
 ): AsyncGenerator<{ manifest: string; lines: PullLine[] }> {
   const wanted = keyFilter(job.include, job.exclude);
   let batch: PullLine[] = [];
@@ -71,8 +121,38 @@ export async function* listIntoManifests(
     batch = [];
     return saveManifest(store, job.jobId, planned, lines);
   };
-  for await (const o of listObjects(client, job.source.bucket, job.source.prefix)) {
-    if (!wanted(o.key)) continue;
+  let deletes: string[] = [];
+  const flushDeletes = async () => {
+    if (deletes.length === 0) return;
+    await store.put(jobKeys.deletes(job.jobId, ++sync.deleteManifests), `${deletes.join('\n')}\n`);
+    deletes = [];
+  };
+  const listed = listObjects(client, job.source.bucket, job.source.prefix);
+  const pairs: AsyncIterable<[ListedObject | undefined, Entry | undefined]> = job.sync
+    ? (mergeJoin(listed, filesAt(job.destination.path)) as AsyncGenerator<[ListedObject | undefined, Entry | undefined]>)
+    : pairsOf(listed);
+  for await (const [o, d] of pairs) {
+    const key = (o ?? d)!.key;
+    if (!wanted(key)) continue;
+    if (d) sync.destinationObjects++;
+    if (!o) {
+      // Only in the directory: deleted with --delete, after the downloads.
+      sync.extra++;
+      if (job.sync?.delete) deletes.push(JSON.stringify({ k: d!.key, s: d!.size }));
+      if (deletes.length >= DELETE_BATCH) await flushDeletes();
+      continue;
+    }
+    // A sync copies only what `decide` says differs; a copy says why (`r`), as a bucket's sync does.
+    let reason: string | undefined;
+    if (job.sync) {
+      const decision = decide({ ...o, time: o.lastModified }, d, job.sync.compare);
+      if (decision.action !== 'copy') {
+        sync.skipped++;
+        progress.object('skipped');
+        continue;
+      }
+      reason = decision.reason;
+    }
     const unsafe = unsafeKey(o.key);
     if (unsafe) {
       scan.failed.push({ key: o.key, size: o.size, code: 'UnsafeKey', message: unsafe });
@@ -86,14 +166,22 @@ export async function* listIntoManifests(
       progress.object('skipped');
       continue;
     }
-    batch.push(o.etag ? { k: o.key, s: o.size, e: o.etag } : { k: o.key, s: o.size });
+    const line: PullLine = o.etag ? { k: o.key, s: o.size, e: o.etag } : { k: o.key, s: o.size };
+    batch.push(reason ? { ...line, r: reason } : line);
     planned.objects++;
     planned.bytes += o.size;
-    progress.planned(planned.objects, planned.bytes);
+    progress.planned(planned.objects + sync.skipped, planned.bytes);
     if (batch.length >= job.manifestMaxEntries) yield await flush();
   }
   if (batch.length > 0) yield await flush();
+  await flushDeletes();
 }
+
+/** A listing alone, as the pairs a merge-join yields. */
+async function* pairsOf(listed: AsyncIterable<ListedObject>): AsyncGenerator<[ListedObject, undefined]> {
+  for await (const o of listed) yield [o, undefined];
+}
+
 
 /**
  * Downloads one manifest's objects and writes its result once each has its outcome. When `stop`

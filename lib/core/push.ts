@@ -2,9 +2,13 @@ import { stat } from 'node:fs/promises';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { EndpointConfig } from './clients.ts';
 import { countRetries, emptyResult, type ManifestResult, tally } from './copy.ts';
+import { deleteExtra } from './delete.ts';
+import { type Compare, decide, type Entry, mergeJoin } from './diff.ts';
 import type { ErrorInfo } from './errors.ts';
 import { jobKeys, type PushJob } from './job.ts';
-import type { JobStore } from './jobstore.ts';
+import { getText, type JobStore } from './jobstore.ts';
+import { parseManifest } from './manifest.ts';
+import { DELETE_BATCH, deleteRefusal } from './plan.ts';
 import { compareKeys } from './keys.ts';
 import { LeanS3 } from './lean-s3.ts';
 import { keyFilter, type ListedObject, listObjects } from './listing.ts';
@@ -70,11 +74,115 @@ export async function push(job: PushJob, deps: InProcessDeps): Promise<Report> {
       yield { ...m, there };
     }
   })();
+  const sync: SyncCounts = { skipped: 0 };
   await eachAtOnce(manifests, MANIFESTS_IN_FLIGHT, stop, async ({ manifest, lines, there }) => {
     if (!job.dryRun) await uploadManifest(job, manifest, lines, deps, stop, job.source.path, there);
   });
   deps.progress.planningDone = true;
-  return reportInProcessJob(deps.store, job, planned, scan);
+  if (!job.sync || stop()) return reportInProcessJob(deps.store, job, planned, scan);
+  // A sync: what the destination holds that the tree does not, found once the walk is over.
+  const extras = await findExtras(job, client, deps.store, planned, scan, onListingRetry);
+  if (job.dryRun) {
+    for (let n = 1; n <= planned.manifests; n++) {
+      const manifest = jobKeys.manifest(job.jobId, n);
+      const lines = parseManifest(await getText(deps.store, manifest)) as unknown as PushLine[];
+      await decideManifest(job, manifest, lines, client, deps.store, planned, sync, onListingRetry);
+    }
+  }
+  const totals = { ...planned, ...sync, ...extras };
+  const deleted = job.sync.delete && !job.dryRun ? await deleteExtra({ jobId: job.jobId, plan: { done: true, startAfter: '', ...totals } }, { store: deps.store, s3: deps.s3, remainingMs: () => Infinity, marginMs: 0 }) : undefined;
+  return reportInProcessJob(deps.store, job, totals, scan, deleted);
+}
+
+/** A sync's dry run counts what it would skip; the destination's extras are counted after the walk. */
+interface SyncCounts {
+  skipped: number;
+}
+
+/**
+ * A sync's dry run, once the extras are found: decides each file of a manifest against one listing
+ * of its key range, as the upload would (with the walk's size and mtime), and rewrites the manifest
+ * with only the files to copy, each with its reason; the rest are counted as skipped.
+ */
+async function decideManifest(
+  job: PushJob,
+  manifest: string,
+  lines: readonly PushLine[],
+  client: S3Client,
+  store: JobStore,
+  planned: Planned,
+  sync: SyncCounts,
+  onRetry: (info: ErrorInfo) => void,
+): Promise<void> {
+  const there = await objectsAlreadyThere(client, job.destination.bucket, job.destination.prefix, lines, onRetry);
+  const copies: (PushLine & { r: string })[] = [];
+  for (const line of lines) {
+    const d = there.get(line.k);
+    const decision = decide({ key: line.k, size: line.s, time: new Date(line.m) }, d && { ...d, time: d.lastModified }, job.sync?.compare ?? 'time');
+    if (decision.action === 'copy') copies.push({ ...line, r: decision.reason });
+    else {
+      sync.skipped++;
+      planned.objects--;
+      planned.bytes -= line.s;
+    }
+  }
+  await store.put(manifest, copies.length ? `${copies.map((l) => JSON.stringify(l)).join('\n')}\n` : '');
+}
+
+/**
+ * The destination's objects (within the filters) that the walk did not find: the destination
+ * listing merge-joined with the keys of every manifest and of what the walk passed over (symlinks,
+ * unreadable entries: their objects are kept), all in key order. With delete, they go into
+ * manifests of keys to delete. Memory holds one manifest and the walk's passed-over keys.
+ */
+async function findExtras(
+  job: PushJob,
+  client: S3Client,
+  store: JobStore,
+  planned: Planned,
+  scan: ScanResult,
+  onRetry: (info: ErrorInfo) => void,
+) {
+  const wanted = keyFilter(job.include, job.exclude);
+  // scan.json names them by path: their keys are those paths below the root.
+  const root = `${job.source.path}/`;
+  const passedOver = [...scan.skipped, ...scan.failed]
+    .filter((e) => e.key.startsWith(root))
+    .map((e) => e.key.slice(root.length))
+    .sort(compareKeys);
+  async function* walked(): AsyncGenerator<Entry> {
+    for (let n = 1; n <= planned.manifests; n++) {
+      for (const line of parseManifest(await getText(store, jobKeys.manifest(job.jobId, n)))) yield { key: line.k, size: line.s };
+    }
+  }
+  async function* passed(): AsyncGenerator<Entry> {
+    for (const key of passedOver) yield { key, size: 0 };
+  }
+  async function* tree(): AsyncGenerator<Entry> {
+    for await (const [a, b] of mergeJoin(walked(), passed())) yield (a ?? b)!;
+  }
+  let destinationObjects = 0;
+  let extra = 0;
+  let deleteManifests = 0;
+  let batch: string[] = [];
+  const flush = async () => {
+    if (batch.length === 0) return;
+    await store.put(jobKeys.deletes(job.jobId, ++deleteManifests), `${batch.join('\n')}\n`);
+    batch = [];
+  };
+  const destination = listObjects(client, job.destination.bucket, job.destination.prefix, '', onRetry);
+  for await (const [t, d] of mergeJoin(tree(), destination)) {
+    if (!d || !wanted(d.key)) continue;
+    destinationObjects++;
+    if (t) continue;
+    extra++;
+    if (!job.sync?.delete) continue;
+    batch.push(JSON.stringify({ k: d.key, s: d.size }));
+    if (batch.length >= DELETE_BATCH) await flush();
+  }
+  await flush();
+  const refused = deleteRefusal(job.sync, extra, destinationObjects);
+  return { destinationObjects, extra, deleteManifests, ...(refused && { deleteRefused: refused }) };
 }
 
 /**
@@ -211,7 +319,7 @@ export async function uploadManifest(
     if (stop()) break;
     await deps.pool.ready();
     const file: UploadEntry = { key: line.k, path: pathOf(root, line.k), size: line.s, mtimeMs: line.m, mode: line.p };
-    uploads.push(tally(result, deps.progress, file.key, file.size, uploadUnlessThere(file, there.get(file.key), ctx)));
+    uploads.push(tally(result, deps.progress, file.key, file.size, uploadUnlessThere(file, there.get(file.key), job.sync?.compare ?? 'time', ctx)));
   }
   await Promise.all(uploads);
   return saveOutcome(deps.store, job.jobId, result, uploads.length, started);
@@ -225,21 +333,24 @@ function pathOf(root: string, key: string): string {
 async function uploadUnlessThere(
   file: UploadEntry,
   there: ListedObject | undefined,
+  compare: Compare,
   ctx: Parameters<typeof uploadFile>[1],
 ): Promise<void | 'skipped'> {
-  if (there && (await unchangedSince(file, there))) return 'skipped';
+  if (there && (await unchangedSince(file, there, compare))) return 'skipped';
   return uploadFile(file, ctx);
 }
 
 /**
- * Whether the object at the destination holds the file as it is now: same size, and written after
- * the file last changed (its mtime, read now, not at the walk). Listings give no metadata, so the
- * object's LastModified stands in for the upload time; a file changed since is sent again.
+ * Whether the object at the destination holds the file as it is now, as `decide` judges it from
+ * the file's size and mtime read now (not at the walk) and the listing: by default same size and
+ * written after the file last changed (listings give no metadata, so the object's LastModified
+ * stands in for the upload time); a file changed since is sent again.
  */
-async function unchangedSince(file: UploadEntry, there: ListedObject): Promise<boolean> {
+async function unchangedSince(file: UploadEntry, there: ListedObject, compare: Compare): Promise<boolean> {
   const now = await stat(file.path).catch(() => undefined);
-  if (!now || now.size !== there.size || there.lastModified === undefined) return false;
-  return there.lastModified.getTime() > now.mtimeMs;
+  if (!now) return false;
+  const decision = decide({ key: file.key, size: now.size, time: new Date(now.mtimeMs) }, { ...there, time: there.lastModified }, compare);
+  return decision.action === 'skip';
 }
 
 /**

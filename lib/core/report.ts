@@ -100,8 +100,7 @@ export async function report(input: ReportInput, deps: { store: JobStore; now?: 
   // A sync's skips are decided by the planner; its deletions come after the copies.
   const planSkipped = input.plan.skipped ?? 0;
   let deletes: Report['deletes'];
-  const job0 = job.kind === 'copy' ? job : undefined;
-  if (job0?.sync?.delete) {
+  if (job.sync?.delete) {
     const d = input.dryRun ? { deleted: 0, failed: 0, notDone: 0, failures: [] } : await deleteTotals(store, job.jobId, input.plan.deleteManifests ?? 0);
     for (const f of d.failures) addFailure(f);
     const withheld = input.plan.deleteRefused ?? input.deleted?.withheld;
@@ -146,20 +145,19 @@ export async function report(input: ReportInput, deps: { store: JobStore; now?: 
 export async function reportInProcessJob(
   store: JobStore,
   job: { jobId: string; dryRun: boolean },
-  totals: { manifests: number; objects: number; bytes: number },
+  totals: PlanTotals,
   scan: ScanResult,
+  deleted?: DeleteState,
 ): Promise<Report> {
   const plan = await finishPlanning(store, job.jobId, totals, scan);
-  return report({ jobId: job.jobId, plan, dryRun: job.dryRun }, { store });
+  return report({ jobId: job.jobId, plan, dryRun: job.dryRun, deleted }, { store });
 }
 
+/** What a walk or listing planned: manifests, objects and bytes, and for a sync what it found. */
+export type PlanTotals = Omit<PlanState, 'done' | 'startAfter' | 'ranges' | 'index' | 'mapResults'>;
+
 /** Records a finished walk or listing: the manifest index, scan.json, and the plan, marked done. */
-export async function finishPlanning(
-  store: JobStore,
-  jobId: string,
-  totals: { manifests: number; objects: number; bytes: number },
-  scan: ScanResult,
-): Promise<PlanState> {
+export async function finishPlanning(store: JobStore, jobId: string, totals: PlanTotals, scan: ScanResult): Promise<PlanState> {
   const index = Array.from({ length: totals.manifests }, (_, i) => ({ manifest: jobKeys.manifest(jobId, i + 1) }));
   await store.put(jobKeys.index(jobId), JSON.stringify(index));
   await store.put(jobKeys.scan(jobId), JSON.stringify(scan));

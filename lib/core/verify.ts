@@ -1,8 +1,11 @@
 import { createHash } from 'node:crypto';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { mergeJoin, PLAIN_MD5 } from './diff.ts';
+import { createReadStream } from 'node:fs';
+import path from 'node:path';
+import { type Entry, mergeJoin, PLAIN_MD5 } from './diff.ts';
 import type { S3Location } from './locations.ts';
-import { keyFilter, type ListedObject, listObjects } from './listing.ts';
+import { keyFilter, listObjects } from './listing.ts';
+import { filesAt } from './walk.ts';
 import { withRetry } from './retry.ts';
 
 /** One way the two sides differ at a key. */
@@ -25,14 +28,14 @@ export interface VerifyCounts {
   differ: number;
 }
 
-export interface VerifySide extends S3Location {
-  readonly client: S3Client;
-}
+/** A bucket (with its client) or a directory. */
+export type VerifySide = (S3Location & { readonly client: S3Client }) | { readonly kind: 'dir'; readonly path: string };
 
 /**
- * Compares two sides from their listings, merge-joined in key order (memory does not grow with the
- * number of keys): keys, sizes, and ETags where both are single-part MD5s or are equal. With `deep`,
- * objects whose ETags cannot be compared are read on both sides and their MD5s compared. Calls
+ * Compares two sides (buckets or directories) from their listings or walks, merge-joined in key
+ * order (memory does not grow with the number of keys): keys, sizes, and ETags where both are
+ * single-part MD5s or are equal. With `deep`, what cannot be compared so (multipart ETags, files)
+ * is read on both sides and the MD5s of the bytes compared. Calls
  * `onDifference` for each difference, in key order.
  */
 export async function verify(
@@ -60,7 +63,7 @@ export async function verify(
     onDifference(d);
   };
 
-  const listed = (side: VerifySide) => listObjects(side.client, side.bucket, side.prefix);
+  const listed = (side: VerifySide): AsyncIterable<Entry> => (side.kind === 'dir' ? filesAt(side.path) : listObjects(side.client, side.bucket, side.prefix));
   for await (const [s, d] of mergeJoin(listed(source), listed(destination))) {
     const key = (s ?? d)!.key;
     if (!wanted(key)) continue;
@@ -77,7 +80,7 @@ export async function verify(
     } else if (PLAIN_MD5.test(s.etag ?? '') && PLAIN_MD5.test(d.etag ?? '')) {
       found = { key, kind: 'checksum', detail: `ETag ${s.etag} in the source, ${d.etag} at the destination` };
     } else if (options.deep) {
-      reads.push(compareBytes(source, destination, s as ListedObject, d as ListedObject));
+      reads.push(compareBytes(source, destination, s, d));
       await drain(limit - 1);
       continue;
     } else {
@@ -93,13 +96,18 @@ export async function verify(
 }
 
 /** Reads an object on both sides and compares the MD5 of their bytes. */
-async function compareBytes(source: VerifySide, destination: VerifySide, s: ListedObject, d: ListedObject): Promise<Difference | undefined> {
+async function compareBytes(source: VerifySide, destination: VerifySide, s: Entry, d: Entry): Promise<Difference | undefined> {
   const [a, b] = await Promise.all([md5Of(source, s), md5Of(destination, d)]);
   if (a === b) return undefined;
   return { key: s.key, kind: 'checksum', detail: `MD5 of the bytes ${a} in the source, ${b} at the destination` };
 }
 
-async function md5Of(side: VerifySide, o: ListedObject): Promise<string> {
+async function md5Of(side: VerifySide, o: Entry): Promise<string> {
+  if (side.kind === 'dir') {
+    const hash = createHash('md5');
+    for await (const chunk of createReadStream(path.join(side.path, o.key))) hash.update(chunk as Buffer);
+    return hash.digest('hex');
+  }
   return withRetry(
     async () => {
       const got = await side.client.send(new GetObjectCommand({ Bucket: side.bucket, Key: side.prefix + o.key, IfMatch: o.etag }));

@@ -1,6 +1,7 @@
 import type { Stats } from 'node:fs';
 import { lstat, opendir, stat } from 'node:fs/promises';
 import path from 'node:path';
+import type { Entry as SideEntry } from './diff.ts';
 import { compareKeys } from './keys.ts';
 
 /** A regular file to transfer; `key` is its path below the root, '/'-separated. */
@@ -10,6 +11,8 @@ export interface WalkedFile {
   readonly path: string;
   readonly size: number;
   readonly mtimeMs: number;
+  /** When the file was last written or renamed into place (restoring an mtime does not set this back). */
+  readonly ctimeMs: number;
   readonly mode: number;
 }
 
@@ -136,7 +139,7 @@ async function* walkListed(listing: Promise<Listing>, options: WalkOptions, seen
         yield { kind: 'skip', path: entry.path, reason: 'key-too-long', message: `the key would be ${Buffer.byteLength(entry.key)} bytes; S3 allows 1,024` };
         continue;
       }
-      yield { kind: 'file', key: entry.key, path: entry.path, size: s.size, mtimeMs: s.mtimeMs, mode: s.mode & 0o7777 };
+      yield { kind: 'file', key: entry.key, path: entry.path, size: s.size, mtimeMs: s.mtimeMs, ctimeMs: s.ctimeMs, mode: s.mode & 0o7777 };
     } else {
       yield { kind: 'skip', path: entry.path, reason: 'special', message: 'not a regular file (fifo, socket or device)' };
     }
@@ -169,4 +172,17 @@ async function statAll(names: { path: string }[], options: WalkOptions): Promise
   };
   await Promise.all(Array.from({ length: Math.min(options.statConcurrency ?? 32, names.length) }, worker));
   return out;
+}
+
+/**
+ * The files under a directory (none if it is missing), in key order, each timed by its ctime: when it
+ * was written there (a pull restores mtimes, which says nothing of when the copy was made).
+ * What the walk passes over (symlinks, special files) is not a file to compare or delete.
+ */
+export async function* filesAt(root: string): AsyncGenerator<SideEntry> {
+  const there = await stat(root).catch(() => undefined);
+  if (!there?.isDirectory()) return;
+  for await (const item of walkTree(root)) {
+    if (item.kind === 'file') yield { key: item.key, size: item.size, time: new Date(item.ctimeMs) };
+  }
 }
