@@ -3,7 +3,7 @@
 // streaming checksum uploads; users of S3-compatible stores hit exactly these.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { bodyOf, datasetSpecs, type ObjectSpec, uploadDataset, verifyAgainstSpecs } from '../lib/local/dataset.ts';
@@ -21,7 +21,7 @@ describe('ferry copy on radosgw', () => {
 
   before(async () => {
     rgw = await startRadosgw({ cephfs: true });
-    for (const Bucket of ['rgw-src', 'rgw-dst', 'rgw-from-local', 'rgw-denied', 'rgw-pushed', 'rgw-fleet', 'rgw-jobs', 'rgw-sync-src', 'rgw-sync-dst']) await rgw.client.send(new CreateBucketCommand({ Bucket }));
+    for (const Bucket of ['rgw-src', 'rgw-dst', 'rgw-from-local', 'rgw-denied', 'rgw-pushed', 'rgw-fleet', 'rgw-jobs', 'rgw-sync-src', 'rgw-sync-dst', 'rgw-tree-sync']) await rgw.client.send(new CreateBucketCommand({ Bucket }));
     specs = datasetSpecs(150, [6 * MiB + 1]);
     await uploadDataset(rgw.client, 'rgw-src', specs);
     embedded = await serverWithBuckets('local-from-rgw', 'local-src');
@@ -112,6 +112,42 @@ describe('ferry copy on radosgw', () => {
       const body = Buffer.from(await (got.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
       assert.ok(body.equals(bodyOf(f)), f.key);
     }
+  });
+
+  it('sync between CephFS and radosgw both ways: only changes sent, extras deleted, every byte compared', async () => {
+    const nextSecond = () => new Promise((r) => setTimeout(r, 1100)); // LastModified has whole seconds
+    const tree = path.join(rgw.cephfs as string, 'synced');
+    const back = path.join(rgw.cephfs as string, 'synced-back');
+    const files = specs.filter((f) => !f.key.endsWith('/') && f.size < MiB).slice(0, 40);
+    for (const f of files) {
+      await mkdir(path.dirname(path.join(tree, f.key)), { recursive: true });
+      await writeFile(path.join(tree, f.key), bodyOf(f));
+    }
+    await rgw.client.send(new PutObjectCommand({ Bucket: 'rgw-tree-sync', Key: 't/stale', Body: 'only here' }));
+    await nextSecond();
+    const sync = async (from: string, to: string) => {
+      const run = await runFerry(['sync', from, to, '--delete', '--endpoint-url', rgw.endpoint, '--json', '--job-dir', await tempDir()], { env });
+      assert.equal(run.code, 0, run.stderr);
+      await nextSecond();
+      return JSON.parse(run.stdout);
+    };
+    const up = await sync(tree, 's3://rgw-tree-sync/t');
+    assert.deepEqual(up.objects, { total: files.length, copied: files.length, skipped: 0, failed: 0 });
+    assert.deepEqual(up.deletes, { planned: 1, deleted: 1, failed: 0 });
+    const down = await sync('s3://rgw-tree-sync/t', back);
+    assert.deepEqual(down.objects, { total: files.length, copied: files.length, skipped: 0, failed: 0 });
+
+    // One file grows on CephFS; the next syncs send it, and only it, each way.
+    await writeFile(path.join(tree, files[0]!.key), 'grown on CephFS, longer than before');
+    await nextSecond();
+    assert.deepEqual((await sync(tree, 's3://rgw-tree-sync/t')).objects, { total: files.length, copied: 1, skipped: files.length - 1, failed: 0 });
+    await writeFile(path.join(back, 'local-only'), 'x');
+    const again = await sync('s3://rgw-tree-sync/t', back);
+    assert.deepEqual(again.objects, { total: files.length, copied: 1, skipped: files.length - 1, failed: 0 });
+    assert.deepEqual(again.deletes, { planned: 1, deleted: 1, failed: 0 });
+    for (const f of files) assert.ok((await readFile(path.join(back, f.key))).equals(await readFile(path.join(tree, f.key))), f.key);
+    const verify = await runFerry(['verify', 's3://rgw-tree-sync/t', back, '--deep', '--endpoint-url', rgw.endpoint, '--job-dir', await tempDir()], { env });
+    assert.equal(verify.code, 0, verify.stdout + verify.stderr);
   });
 
   it('fleet mode on CephFS: a scan and two workers over SQS, one killed -9 in the middle; every byte on radosgw', async () => {
