@@ -5,8 +5,10 @@
 // one-node Ceph cluster, memstore) by default; with BENCH_TARGET=embedded the embedded endpoint.
 // Every request of the ferry runs can be delayed by DELAY_MS through a proxy, as a distant
 // region's round trip would be.
+// With 0 prefixes the keys are flat (hex MD5s, no '/'), split at sampled keys.
 //   node bench/listing.ts [keys] [prefixes] [OLD_CHECKOUT]
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -34,7 +36,8 @@ await Promise.all(
   Array.from({ length: 64 }, async () => {
     while (next < keys) {
       const i = next++;
-      await client.send(new PutObjectCommand({ Bucket: 'many', Key: `p${String(i % prefixes).padStart(4, '0')}/k${i}`, Body: 'x' }));
+      const key = prefixes > 0 ? `p${String(i % prefixes).padStart(4, '0')}/k${i}` : createHash('md5').update(String(i)).digest('hex');
+      await client.send(new PutObjectCommand({ Bucket: 'many', Key: key, Body: 'x' }));
     }
   }),
 );

@@ -1,6 +1,7 @@
 // ferry sync and ferry plan, s3 -> s3, end to end: the real CLI, the local engine (the same state
 // machine as the cloud's, with its Delete step), the embedded S3 endpoint over sockets.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -40,7 +41,7 @@ describe('ferry sync s3 -> s3', () => {
   const keys = Array.from({ length: 120 }, (_, i) => `d${i % 4}/${['Ａ', '😀', 'a b', 'x+y&z', 'é'][i % 5]}-${i}`);
 
   before(async () => {
-    ({ server, client } = await serverWithBuckets('src', 'dst', 'src-t', 'dst-t', 'src-c', 'dst-c', 'src-b', 'dst-b', 'src-v', 'dst-v', 'src-r', 'dst-r', 'dst-r2'));
+    ({ server, client } = await serverWithBuckets('src', 'dst', 'src-t', 'dst-t', 'src-c', 'dst-c', 'src-b', 'dst-b', 'src-v', 'dst-v', 'src-r', 'dst-r', 'dst-r2', 'src-f', 'dst-f'));
     env = localEnv({ AWS_ENDPOINT_URL: server.endpoint });
   });
   after(() => server.stop());
@@ -145,6 +146,19 @@ describe('ferry sync s3 -> s3', () => {
     assert.deepEqual(r.objects, { total: 1200, copied: 800, skipped: 400, failed: 0 });
     assert.deepEqual(r.deletes, { planned: 41, deleted: 41, failed: 0 });
     assert.equal((await assertSame(client, ['src-r', ''], ['dst-r', ''])).length, 1200);
+  });
+
+  it('a flat key space (no prefixes) is split at sampled keys', async () => {
+    const jobDir = await tempDir();
+    const keys = Array.from({ length: 1200 }, (_, i) => createHash('md5').update(String(i)).digest('hex'));
+    for (const k of keys) await put(client, 'src-f', k, `body of ${k}`);
+    const run = await runFerry(['copy', 's3://src-f', 's3://dst-f', '--json', '--job-dir', jobDir], { env });
+    assert.equal(run.code, 0, run.stderr);
+    const r = JSON.parse(run.stdout);
+    assert.deepEqual(r.objects, { total: 1200, copied: 1200, skipped: 0, failed: 0 });
+    const ranges = JSON.parse(await readFile(path.join(path.dirname(r.reportPath), 'plan.json'), 'utf8')).ranges;
+    assert.ok(ranges.length >= 16, `${ranges.length} ranges for hex keys`);
+    assert.equal((await assertSame(client, ['src-f', ''], ['dst-f', ''])).length, 1200);
   });
 
   it('refuses to delete more than --max-delete of the destination unless told, and never deletes excluded keys', async () => {

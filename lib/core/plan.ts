@@ -222,31 +222,71 @@ async function eachRange(
 }
 
 /**
- * Splits a source of more than one listing page into key ranges at its prefixes: the first level
- * with two or more (descending through a single one, up to 4 levels), up to 32 ranges of about as
- * many prefixes each. A prefix is a split point however its keys are spread; a flat source is one range.
+ * Splits a source of more than one listing page into key ranges: at its prefixes, the first level
+ * with two or more (descending through a single one, up to 4 levels); in a flat key space (no
+ * prefixes), at sampled keys: the first key after each printable ASCII character, and after each
+ * following the first page's common stem. Up to 32 ranges of about as many points each. Any key is
+ * a valid split point however the keys are spread; a space that yields none stays one range.
  */
 export async function splitKeySpace(job: CopyJob, deps: PlanDeps): Promise<KeyRange[]> {
   const client = deps.s3(job.source);
   const { bucket, prefix } = job.source;
-  const one: KeyRange[] = [{ after: '', done: false }];
   const probe = await withRetry(() => client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined })), () => {});
-  if (!probe.IsTruncated) return one;
+  if (!probe.IsTruncated) return [{ after: '', done: false }];
+  let points = await prefixPoints(client, bucket, prefix);
+  if (points.length < 2) {
+    const firstPage = (probe.Contents ?? []).map((o) => (o.Key ?? '').slice(prefix.length));
+    points = await sampledPoints(client, bucket, prefix, firstPage);
+  }
+  if (points.length === 0) return [{ after: '', done: false }];
+  const n = Math.min(MAX_RANGES, points.length + 1);
+  const chosen = [...new Set(Array.from({ length: n - 1 }, (_, i) => points[Math.floor(((i + 1) * points.length) / n)]!))];
+  return [
+    { after: '', through: chosen[0], done: false },
+    ...chosen.map((p, i) => ({ after: p, ...(chosen[i + 1] !== undefined && { through: chosen[i + 1] }), done: false })),
+  ];
+}
+
+/** The prefixes of the first level that has two or more, in key order; none in a flat key space. */
+async function prefixPoints(client: S3Client, bucket: string, prefix: string): Promise<string[]> {
   let base = '';
   for (let depth = 0; depth < 4; depth++) {
     const found = await childPrefixes(client, bucket, prefix, base);
-    if (found.length === 0) return one;
-    if (found.length === 1) {
-      base = found[0]!;
-      continue;
-    }
-    const points = [...new Set(Array.from({ length: Math.min(MAX_RANGES, found.length) - 1 }, (_, i) => found[Math.floor(((i + 1) * found.length) / Math.min(MAX_RANGES, found.length))]!))];
-    return [
-      { after: '', through: points[0], done: false },
-      ...points.map((p, i) => ({ after: p, ...(points[i + 1] !== undefined && { through: points[i + 1] }), done: false })),
-    ];
+    if (found.length !== 1) return found;
+    base = found[0]!;
   }
-  return one;
+  return [];
+}
+
+/** Characters probed for split points: printable ASCII, in key order. */
+const PROBES = Array.from({ length: 0x7e - 0x21 + 1 }, (_, i) => String.fromCharCode(0x21 + i));
+
+/**
+ * Split points of a flat key space: the first key after each probe character, at the top and
+ * after the stem the first page's keys share (keys like `log-2026-...` all start alike). One
+ * one-key listing a probe, 8 at a time.
+ */
+async function sampledPoints(client: S3Client, bucket: string, prefix: string, firstPage: string[]): Promise<string[]> {
+  const first = firstPage[0] ?? '';
+  const last = firstPage.at(-1) ?? '';
+  let stem = 0;
+  while (stem < first.length && first[stem] === last[stem]) stem++;
+  const starts = [...new Set(['', first.slice(0, stem)])].flatMap((s) => PROBES.map((c) => s + c));
+  const found = new Set<string>();
+  let next = 0;
+  const worker = async () => {
+    while (next < starts.length) {
+      const after = starts[next++]!;
+      const page = await withRetry(
+        () => client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined, StartAfter: prefix + after, MaxKeys: 1 })),
+        () => {},
+      );
+      const key = page.Contents?.[0]?.Key;
+      if (key !== undefined) found.add(key.slice(prefix.length));
+    }
+  };
+  await Promise.all(Array.from({ length: LIST_CONCURRENCY }, worker));
+  return [...found].sort(compareKeys);
 }
 
 /** The prefixes one level below `base` (relative keys), from at most 10 pages of a delimited listing. */
