@@ -9,7 +9,6 @@ import { DirectoryJobStore, getJson, getText, type JobStore, S3JobStore } from '
 import { parseManifest } from '../core/manifest.ts';
 import { csvField } from '../core/report.ts';
 import { verify, type VerifySide } from '../core/verify.ts';
-import { formatBytes } from './size.ts';
 import { formatS3, overlaps, parseLocation, type S3Location } from '../core/locations.ts';
 import type { PlanState } from '../core/plan.ts';
 import { checkDestination, checkSource } from '../core/preflight.ts';
@@ -23,6 +22,7 @@ import { dropUndefined, finish, JOB_OPTIONS, jobBase, maxBuffered, positiveInt, 
 import { type Report, runAws } from './engines.ts';
 import { scanCommand, statusCommand, workCommand } from './fleet.ts';
 import { ProgressLine } from './progress.ts';
+import { formatBytes } from './size.ts';
 
 export const USAGE = `usage: ferry <command> [options]
 
@@ -349,10 +349,10 @@ async function verifyCommand(args: string[]): Promise<number> {
     destination: destination.kind === 'dir' ? destination.path : formatS3(destination),
     objects: counts,
     durationMs: Date.now() - started,
-    differencesPath: path.join(dir, jobId, 'differences.csv'),
+    differencesPath: path.join(dir, jobKeys.differences(jobId)),
   };
-  await store.put(`${jobId}/differences.csv`, `${csv.join('\n')}\n`);
-  await store.put(`${jobId}/report.json`, `${JSON.stringify(result, null, 2)}\n`);
+  await store.put(jobKeys.differences(jobId), `${csv.join('\n')}\n`);
+  await store.put(jobKeys.report(jobId), `${JSON.stringify(result, null, 2)}\n`);
   if (o.json) process.stdout.write(`${JSON.stringify(result)}\n`);
   else {
     const n = (x: number) => x.toLocaleString('en-US');

@@ -3,10 +3,52 @@ import type { EndpointConfig } from './clients.ts';
 import type { Failure, ManifestResult } from './copy.ts';
 import { JobStoreError } from './errors.ts';
 import { jobKeys, loadAnyJob } from './job.ts';
-import { getJson, getText, type JobStore } from './jobstore.ts';
+import { getText, type JobStore } from './jobstore.ts';
 import { parseManifest } from './manifest.ts';
 import type { PlanState } from './plan.ts';
 import { withRetry } from './retry.ts';
+
+/** Keys deleted by one DeleteObjects request, and so one manifest of deletions. */
+export const DELETE_BATCH = 1000;
+
+/** What a sync finds besides the objects to copy, in every direction. */
+export interface SyncCounts {
+  /** Source objects already at the destination, unchanged. */
+  skipped: number;
+  /** Destination objects within the filters, those the source lacks, and the manifests of those to delete. */
+  destinationObjects: number;
+  extra: number;
+  deleteManifests: number;
+}
+
+export const noSyncCounts = (): SyncCounts => ({ skipped: 0, destinationObjects: 0, extra: 0, deleteManifests: 0 });
+
+/** Keys to delete, written to the job store one DeleteObjects request's worth at a time; `counts` numbers the manifests. */
+export class DeleteBatches {
+  #keys: string[] = [];
+  readonly #store: JobStore;
+  readonly #jobId: string;
+  readonly #counts: Pick<SyncCounts, 'deleteManifests'>;
+
+  constructor(store: JobStore, jobId: string, counts: Pick<SyncCounts, 'deleteManifests'>) {
+    this.#store = store;
+    this.#jobId = jobId;
+    this.#counts = counts;
+  }
+
+  async add(key: string, size: number): Promise<void> {
+    this.#keys.push(JSON.stringify({ k: key, s: size }));
+    if (this.#keys.length >= DELETE_BATCH) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (this.#keys.length === 0) return;
+    const n = ++this.#counts.deleteManifests;
+    const text = `${this.#keys.join('\n')}\n`;
+    this.#keys = [];
+    await this.#store.put(jobKeys.deletes(this.#jobId, n), text);
+  }
+}
 
 /** Where a sync's deletions stand, carried by the state machine between invocations. */
 export interface DeleteState {
@@ -105,7 +147,7 @@ export async function deleteTotals(store: JobStore, jobId: string, manifests: nu
       totals.notDone += parseManifest(await getText(store, jobKeys.deletes(jobId, n))).length;
       continue;
     }
-    const r = await getJson<DeleteResult>(store, jobKeys.deleted(jobId, n));
+    const r = JSON.parse(text) as DeleteResult;
     totals.deleted += r.deleted;
     totals.failed += r.failed;
     totals.failures.push(...r.failures);

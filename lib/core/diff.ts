@@ -1,5 +1,5 @@
 import { compareKeys } from './keys.ts';
-import { ListingOrderError } from './listing.ts';
+import { type ListedObject, ListingOrderError } from './listing.ts';
 
 /** One key on one side of a sync, as a listing or a directory walk gives it. */
 export interface Entry {
@@ -22,8 +22,20 @@ export type Decision =
   | { readonly action: 'skip' }
   | { readonly action: 'extra' };
 
-/** An ETag that is the MD5 of the whole object (single-part upload or copy). */
-export const PLAIN_MD5 = /^"?[0-9a-f]{32}"?$/;
+/** A listed object as the truth table sees it: its time is its LastModified. */
+export function entryOf(o: ListedObject): Entry {
+  return { key: o.key, size: o.size, etag: o.etag, time: o.lastModified };
+}
+
+/**
+ * The MD5 an ETag holds when it is the MD5 of the whole object (a single-part upload or copy), bare
+ * and lower-case; undefined for a multipart ETag ("-N"). An SSE-KMS ETag looks the same and is not
+ * an MD5: nothing in a listing tells them apart.
+ */
+export function plainMd5(etag: string | undefined): string | undefined {
+  const bare = etag?.replaceAll('"', '');
+  return bare && /^[0-9a-f]{32}$/i.test(bare) ? bare.toLowerCase() : undefined;
+}
 
 /**
  * What a sync does with one key, from the two listings alone (no request per object):
@@ -51,7 +63,7 @@ export function decide(source: Entry | undefined, destination: Entry | undefined
   if (compare === 'size-only') return { action: 'skip' };
   if (compare === 'checksum' && source.etag && destination.etag) {
     if (source.etag === destination.etag) return { action: 'skip' };
-    if (PLAIN_MD5.test(source.etag) && PLAIN_MD5.test(destination.etag)) return { action: 'copy', reason: 'checksum' };
+    if (plainMd5(source.etag) && plainMd5(destination.etag)) return { action: 'copy', reason: 'checksum' };
   }
   // A side without a time (an inventory without dates) cannot prove the destination current.
   if (!source.time || !destination.time) return { action: 'copy', reason: 'newer' };

@@ -100,6 +100,8 @@ export const jobKeys = {
   deleted: (jobId: string, n: number) => `${jobId}/deleted/${String(n).padStart(8, '0')}.json`,
   report: (jobId: string) => `${jobId}/report.json`,
   failures: (jobId: string) => `${jobId}/failures.csv`,
+  /** What `ferry verify` found different. */
+  differences: (jobId: string) => `${jobId}/differences.csv`,
 };
 
 /** A manifest's name without its folder and extension, e.g. `00000012`. */

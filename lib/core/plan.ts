@@ -1,10 +1,12 @@
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type { EndpointConfig } from './clients.ts';
-import { decide, type Entry, mergeJoin } from './diff.ts';
+import { DeleteBatches, type SyncCounts } from './delete.ts';
+import { decide, entryOf, mergeJoin } from './diff.ts';
 import { type CopyJob, jobKeys, loadJob, type SyncOptions } from './job.ts';
 import type { JobStore } from './jobstore.ts';
 import { compareKeys } from './keys.ts';
 import { keyFilter, type ListedObject, listObjects } from './listing.ts';
+import { eachAtOnce } from './pool.ts';
 import { withRetry } from './retry.ts';
 import { type IndexItem, toLine } from './manifest.ts';
 import type { ProgressSink } from './progress.ts';
@@ -119,14 +121,10 @@ export interface KeyRange {
 }
 
 /** What the ranges' listers count together (one thread: no two of them update it at once). */
-interface Totals {
+interface Totals extends SyncCounts {
   manifests: number;
   objects: number;
   bytes: number;
-  skipped: number;
-  destinationObjects: number;
-  extra: number;
-  deleteManifests: number;
 }
 
 /** Key ranges listed at once by one planner. */
@@ -142,7 +140,7 @@ async function planRange(job: CopyJob, range: KeyRange, totals: Totals, deps: Pl
   const wanted = keyFilter(job.include, job.exclude);
   let lines: string[] = [];
   let manifestBytes = 0;
-  let deletes: string[] = [];
+  const deletes = new DeleteBatches(deps.store, job.jobId, totals);
   let lastListed = range.after;
   const flush = async () => {
     if (lines.length === 0) return;
@@ -153,13 +151,6 @@ async function planRange(job: CopyJob, range: KeyRange, totals: Totals, deps: Pl
     await deps.store.put(jobKeys.manifest(job.jobId, n), text);
     deps.progress.planned(totals.objects + totals.skipped, totals.bytes);
   };
-  const flushDeletes = async () => {
-    if (deletes.length === 0) return;
-    const n = ++totals.deleteManifests;
-    const text = `${deletes.join('\n')}\n`;
-    deletes = [];
-    await deps.store.put(jobKeys.deletes(job.jobId, n), text);
-  };
 
   let done = true;
   for await (const [o, d] of pairs(job, deps, range.after)) {
@@ -167,7 +158,7 @@ async function planRange(job: CopyJob, range: KeyRange, totals: Totals, deps: Pl
     if (range.through !== undefined && compareKeys(key, range.through) > 0) break;
     if (wanted(key)) {
       if (d) totals.destinationObjects++;
-      const decision = job.sync ? decide(o && entry(o), d && entry(d), job.sync.compare) : ({ action: 'copy' } as const);
+      const decision = job.sync ? decide(o && entryOf(o), d && entryOf(d), job.sync.compare) : ({ action: 'copy' } as const);
       if (decision.action === 'copy' && o) {
         if (lines.length > 0 && manifestBytes + o.size > job.manifestMaxBytes) await flush();
         lines.push(toLine(o, 'reason' in decision ? decision.reason : undefined));
@@ -179,12 +170,11 @@ async function planRange(job: CopyJob, range: KeyRange, totals: Totals, deps: Pl
         deps.progress.object('skipped');
       } else if (decision.action === 'extra' && d) {
         totals.extra++;
-        if (job.sync?.delete) deletes.push(JSON.stringify({ k: d.key, s: d.size }));
+        if (job.sync?.delete) await deletes.add(d.key, d.size);
       }
     }
     lastListed = key;
     if (lines.length >= job.manifestMaxEntries) await flush();
-    if (deletes.length >= DELETE_BATCH) await flushDeletes();
     if (deps.remainingMs() < deps.marginMs) {
       done = false;
       break;
@@ -192,7 +182,7 @@ async function planRange(job: CopyJob, range: KeyRange, totals: Totals, deps: Pl
   }
   // Everything up to the cursor is in a manifest before the cursor is saved.
   await flush();
-  await flushDeletes();
+  await deletes.flush();
   return { after: lastListed, ...(range.through !== undefined && { through: range.through }), done };
 }
 
@@ -207,17 +197,13 @@ async function eachRange(
   work: (range: KeyRange) => Promise<KeyRange>,
 ): Promise<KeyRange[]> {
   const out = [...ranges];
-  let next = 0;
+  const pending = out.flatMap((r, i) => (r.done ? [] : [i]));
   let started = 0;
-  const worker = async () => {
-    while (next < out.length) {
-      const i = next++;
-      if (out[i]!.done) continue;
-      if (started++ >= concurrency && deps.remainingMs() < deps.marginMs) continue;
-      out[i] = await work(out[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
+  const timeUp = () => started >= concurrency && deps.remainingMs() < deps.marginMs;
+  await eachAtOnce(pending, concurrency, timeUp, async (i) => {
+    started++;
+    out[i] = await work(out[i]!);
+  });
   return out;
 }
 
@@ -273,19 +259,14 @@ async function sampledPoints(client: S3Client, bucket: string, prefix: string, f
   while (stem < first.length && first[stem] === last[stem]) stem++;
   const starts = [...new Set(['', first.slice(0, stem)])].flatMap((s) => PROBES.map((c) => s + c));
   const found = new Set<string>();
-  let next = 0;
-  const worker = async () => {
-    while (next < starts.length) {
-      const after = starts[next++]!;
-      const page = await withRetry(
-        () => client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined, StartAfter: prefix + after, MaxKeys: 1 })),
-        () => {},
-      );
-      const key = page.Contents?.[0]?.Key;
-      if (key !== undefined) found.add(key.slice(prefix.length));
-    }
-  };
-  await Promise.all(Array.from({ length: LIST_CONCURRENCY }, worker));
+  await eachAtOnce(starts, LIST_CONCURRENCY, () => false, async (after) => {
+    const page = await withRetry(
+      () => client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined, StartAfter: prefix + after, MaxKeys: 1 })),
+      () => {},
+    );
+    const key = page.Contents?.[0]?.Key;
+    if (key !== undefined) found.add(key.slice(prefix.length));
+  });
   return [...found].sort(compareKeys);
 }
 
@@ -311,9 +292,6 @@ export function startInput(job: CopyJob, resumeFrom?: PlanState) {
   return { jobId: job.jobId, dryRun: job.dryRun, plan: start, copyError: null, deleted: null };
 }
 
-/** Keys deleted by one DeleteObjects request, and so one manifest of deletions. */
-export const DELETE_BATCH = 1000;
-
 /**
  * The source listing alone (a copy), or the source and destination listings merge-joined (a sync),
  * each resuming after the cursor.
@@ -326,11 +304,6 @@ async function* pairs(job: CopyJob, deps: PlanDeps, startAfter: string): AsyncGe
   }
   const destination = listObjects(deps.s3(job.destination), job.destination.bucket, job.destination.prefix, startAfter);
   yield* mergeJoin(source, destination) as AsyncGenerator<[ListedObject | undefined, ListedObject | undefined]>;
-}
-
-/** A listed object as the truth table sees it: on either side, its time is its LastModified. */
-function entry(o: ListedObject): Entry {
-  return { key: o.key, size: o.size, etag: o.etag, time: o.lastModified };
 }
 
 /** Why a sync's deletions must not run: more of the destination than allowed, without --force. */

@@ -164,3 +164,25 @@ export function poolFor(concurrency: number, maxBufferedBytes = DEFAULT_MAX_BUFF
   const limits = concurrency > 0 ? { initial: concurrency, adaptive: false } : { initial: 64, max: 512 };
   return new Pool({ ...limits, maxBufferedBytes });
 }
+
+/**
+ * Runs `work` on each item as it arrives, at most `limit` at once; resolves when all are done. Once
+ * `stop` turns true no more items are taken; the first failure stops it too and
+ * is thrown once the work in flight is over.
+ */
+export async function eachAtOnce<T>(items: AsyncIterable<T> | Iterable<T>, limit: number, stop: () => boolean, work: (item: T) => Promise<void>): Promise<void> {
+  const inFlight = new Set<Promise<void>>();
+  let failure: unknown;
+  for await (const item of items) {
+    while (inFlight.size >= limit) await Promise.race(inFlight);
+    if (failure || stop()) break;
+    const task: Promise<void> = work(item)
+      .catch((err) => {
+        failure ??= err;
+      })
+      .finally(() => inFlight.delete(task));
+    inFlight.add(task);
+  }
+  await Promise.all(inFlight);
+  if (failure) throw failure;
+}

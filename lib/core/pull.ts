@@ -10,14 +10,15 @@ import { keyFilter, type ListedObject, listObjects } from './listing.ts';
 import { type Report, reportInProcessJob, type ScanResult } from './report.ts';
 import type { JobStore } from './jobstore.ts';
 import type { ProgressSink } from './progress.ts';
-import { eachAtOnce, type InProcessDeps, MANIFESTS_IN_FLIGHT, type ManifestDeps, type Planned, saveManifest, saveOutcome } from './push.ts';
+import { type InProcessDeps, MANIFESTS_IN_FLIGHT, type ManifestDeps, type Planned, saveManifest, saveOutcome } from './push.ts';
+import { eachAtOnce } from './pool.ts';
 import { withRetry } from './retry.ts';
-import { type DeleteResult, type DeleteState, unfinishedCopies } from './delete.ts';
-import { decide, type Entry, mergeJoin } from './diff.ts';
+import { DeleteBatches, type DeleteResult, type DeleteState, noSyncCounts, type SyncCounts, unfinishedCopies } from './delete.ts';
+import { decide, type Entry, entryOf, mergeJoin, plainMd5 } from './diff.ts';
 import { jobKeys } from './job.ts';
 import { getText } from './jobstore.ts';
 import { parseManifest } from './manifest.ts';
-import { DELETE_BATCH, deleteRefusal, type PlanState } from './plan.ts';
+import { deleteRefusal, type PlanState } from './plan.ts';
 import { filesAt } from './walk.ts';
 
 /** Why a key cannot become a file under the destination directory, or undefined when it can. */
@@ -50,7 +51,7 @@ export interface PullLine {
 export async function pull(job: PullJob, deps: InProcessDeps): Promise<Report> {
   const scan: ScanResult = { skipped: [], failed: [] };
   const planned: Planned = { manifests: 0, objects: 0, bytes: 0 };
-  const sync: SyncTotals = { skipped: 0, destinationObjects: 0, extra: 0, deleteManifests: 0 };
+  const sync = noSyncCounts();
   const made = new Set<string>();
   const manifests = listIntoManifests(job, deps.s3(job.source), deps.store, scan, planned, deps.progress, sync);
   const stop = deps.stop ?? (() => false);
@@ -63,14 +64,6 @@ export async function pull(job: PullJob, deps: InProcessDeps): Promise<Report> {
   const totals = { ...planned, ...sync, ...(refused && { deleteRefused: refused }) };
   const deleted = job.sync.delete && !job.dryRun && !stop() ? await deleteFiles(job, deps.store, { done: true, startAfter: '', ...totals }) : undefined;
   return reportInProcessJob(deps.store, job, totals, scan, deleted);
-}
-
-/** What a sync into a directory found besides the objects to copy. */
-interface SyncTotals {
-  skipped: number;
-  destinationObjects: number;
-  extra: number;
-  deleteManifests: number;
 }
 
 /**
@@ -112,7 +105,7 @@ export async function* listIntoManifests(
   scan: ScanResult,
   planned: Planned,
   progress: ProgressSink,
-  sync: SyncTotals = { skipped: 0, destinationObjects: 0, extra: 0, deleteManifests: 0 },
+  sync: SyncCounts = noSyncCounts(),
 ): AsyncGenerator<{ manifest: string; lines: PullLine[] }> {
   const wanted = keyFilter(job.include, job.exclude);
   let batch: PullLine[] = [];
@@ -121,12 +114,7 @@ export async function* listIntoManifests(
     batch = [];
     return saveManifest(store, job.jobId, planned, lines);
   };
-  let deletes: string[] = [];
-  const flushDeletes = async () => {
-    if (deletes.length === 0) return;
-    await store.put(jobKeys.deletes(job.jobId, ++sync.deleteManifests), `${deletes.join('\n')}\n`);
-    deletes = [];
-  };
+  const deletes = new DeleteBatches(store, job.jobId, sync);
   const listed = listObjects(client, job.source.bucket, job.source.prefix);
   const pairs: AsyncIterable<[ListedObject | undefined, Entry | undefined]> = job.sync
     ? (mergeJoin(listed, filesAt(job.destination.path)) as AsyncGenerator<[ListedObject | undefined, Entry | undefined]>)
@@ -138,14 +126,13 @@ export async function* listIntoManifests(
     if (!o) {
       // Only in the directory: deleted with --delete, after the downloads.
       sync.extra++;
-      if (job.sync?.delete) deletes.push(JSON.stringify({ k: d!.key, s: d!.size }));
-      if (deletes.length >= DELETE_BATCH) await flushDeletes();
+      if (job.sync?.delete) await deletes.add(d!.key, d!.size);
       continue;
     }
     // A sync copies only what `decide` says differs; a copy says why (`r`), as a bucket's sync does.
     let reason: string | undefined;
     if (job.sync) {
-      const decision = decide({ ...o, time: o.lastModified }, d, job.sync.compare);
+      const decision = decide(entryOf(o), d, job.sync.compare);
       if (decision.action !== 'copy') {
         sync.skipped++;
         progress.object('skipped');
@@ -174,7 +161,7 @@ export async function* listIntoManifests(
     if (batch.length >= job.manifestMaxEntries) yield await flush();
   }
   if (batch.length > 0) yield await flush();
-  await flushDeletes();
+  await deletes.flush();
 }
 
 /** A listing alone, as the pairs a merge-join yields. */
@@ -251,8 +238,8 @@ async function download(job: PullJob, entry: ListedObject, file: string, client:
     let got: Pick<LeanGot, 'Metadata' | 'LastModified' | 'ServerSideEncryption' | 'SSECustomerAlgorithm'>;
     // A single-part ETag is the MD5 of the bytes (except under SSE-KMS or SSE-C): then they are
     // hashed on the way. A multipart ETag says nothing of the whole; the size is checked still.
-    const etag = entry.etag?.replaceAll('"', '');
-    const hash = etag && /^[0-9a-f]{32}$/.test(etag) ? createHash('md5') : undefined;
+    const md5 = plainMd5(entry.etag);
+    const hash = md5 ? createHash('md5') : undefined;
     let bytes = 0;
     if (lean && entry.size <= SMALL_OBJECT) {
       const whole = await lean.getObject(request);
@@ -287,8 +274,8 @@ async function download(job: PullJob, entry: ListedObject, file: string, client:
     }
     if (bytes !== entry.size) throw new IntegrityError('SizeMismatch', `${entry.key}: got ${bytes} bytes, listed ${entry.size}`);
     const encrypted = got.ServerSideEncryption?.startsWith('aws:kms') || got.SSECustomerAlgorithm !== undefined;
-    if (hash && !encrypted && etag !== hash.digest('hex')) {
-      throw new IntegrityError('ChecksumMismatch', `${entry.key}: the bytes read do not match the ETag ${etag}`);
+    if (hash && !encrypted && md5 !== hash.digest('hex')) {
+      throw new IntegrityError('ChecksumMismatch', `${entry.key}: the bytes read do not match the ETag ${md5}`);
     }
     const mtime = Number(got.Metadata.mtime);
     const when = Number.isFinite(mtime) && mtime > 0 ? new Date(mtime * 1000) : (got.LastModified ?? new Date());

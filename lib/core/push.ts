@@ -2,17 +2,17 @@ import { stat } from 'node:fs/promises';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { EndpointConfig } from './clients.ts';
 import { countRetries, emptyResult, type ManifestResult, tally } from './copy.ts';
-import { deleteExtra } from './delete.ts';
-import { type Compare, decide, type Entry, mergeJoin } from './diff.ts';
+import { DeleteBatches, deleteExtra, noSyncCounts, type SyncCounts } from './delete.ts';
+import { type Compare, decide, type Entry, entryOf, mergeJoin } from './diff.ts';
 import type { ErrorInfo } from './errors.ts';
 import { jobKeys, type PushJob } from './job.ts';
 import { getText, type JobStore } from './jobstore.ts';
 import { parseManifest } from './manifest.ts';
-import { DELETE_BATCH, deleteRefusal } from './plan.ts';
+import { deleteRefusal } from './plan.ts';
 import { compareKeys } from './keys.ts';
 import { LeanS3 } from './lean-s3.ts';
 import { keyFilter, type ListedObject, listObjects } from './listing.ts';
-import type { Pool } from './pool.ts';
+import { eachAtOnce, type Pool } from './pool.ts';
 import type { ProgressSink } from './progress.ts';
 import { type Report, reportInProcessJob, type ScanResult } from './report.ts';
 import { type UploadEntry, uploadFile } from './transfer.ts';
@@ -74,14 +74,14 @@ export async function push(job: PushJob, deps: InProcessDeps): Promise<Report> {
       yield { ...m, there };
     }
   })();
-  const sync: SyncCounts = { skipped: 0 };
+  const sync = noSyncCounts();
   await eachAtOnce(manifests, MANIFESTS_IN_FLIGHT, stop, async ({ manifest, lines, there }) => {
     if (!job.dryRun) await uploadManifest(job, manifest, lines, deps, stop, job.source.path, there);
   });
   deps.progress.planningDone = true;
   if (!job.sync || stop()) return reportInProcessJob(deps.store, job, planned, scan);
   // A sync: what the destination holds that the tree does not, found once the walk is over.
-  const extras = await findExtras(job, client, deps.store, planned, scan, onListingRetry);
+  await findExtras(job, client, deps.store, planned, scan, sync, onListingRetry);
   if (job.dryRun) {
     for (let n = 1; n <= planned.manifests; n++) {
       const manifest = jobKeys.manifest(job.jobId, n);
@@ -89,14 +89,10 @@ export async function push(job: PushJob, deps: InProcessDeps): Promise<Report> {
       await decideManifest(job, manifest, lines, client, deps.store, planned, sync, onListingRetry);
     }
   }
-  const totals = { ...planned, ...sync, ...extras };
+  const refused = deleteRefusal(job.sync, sync.extra, sync.destinationObjects);
+  const totals = { ...planned, ...sync, ...(refused && { deleteRefused: refused }) };
   const deleted = job.sync.delete && !job.dryRun ? await deleteExtra({ jobId: job.jobId, plan: { done: true, startAfter: '', ...totals } }, { store: deps.store, s3: deps.s3, remainingMs: () => Infinity, marginMs: 0 }) : undefined;
   return reportInProcessJob(deps.store, job, totals, scan, deleted);
-}
-
-/** A sync's dry run counts what it would skip; the destination's extras are counted after the walk. */
-interface SyncCounts {
-  skipped: number;
 }
 
 /**
@@ -118,7 +114,7 @@ async function decideManifest(
   const copies: (PushLine & { r: string })[] = [];
   for (const line of lines) {
     const d = there.get(line.k);
-    const decision = decide({ key: line.k, size: line.s, time: new Date(line.m) }, d && { ...d, time: d.lastModified }, job.sync?.compare ?? 'time');
+    const decision = decide({ key: line.k, size: line.s, time: new Date(line.m) }, d && entryOf(d), job.sync?.compare ?? 'time');
     if (decision.action === 'copy') copies.push({ ...line, r: decision.reason });
     else {
       sync.skipped++;
@@ -132,8 +128,8 @@ async function decideManifest(
 /**
  * The destination's objects (within the filters) that the walk did not find: the destination
  * listing merge-joined with the keys of every manifest and of what the walk passed over (symlinks,
- * unreadable entries: their objects are kept), all in key order. With delete, they go into
- * manifests of keys to delete. Memory holds one manifest and the walk's passed-over keys.
+ * unreadable entries: their objects are kept), all in key order, counted in `sync`. With delete,
+ * they go into manifests of keys to delete. Memory holds one manifest and the walk's passed-over keys.
  */
 async function findExtras(
   job: PushJob,
@@ -141,8 +137,9 @@ async function findExtras(
   store: JobStore,
   planned: Planned,
   scan: ScanResult,
+  sync: SyncCounts,
   onRetry: (info: ErrorInfo) => void,
-) {
+): Promise<void> {
   const wanted = keyFilter(job.include, job.exclude);
   // scan.json names them by path: their keys are those paths below the root.
   const root = `${job.source.path}/`;
@@ -161,49 +158,16 @@ async function findExtras(
   async function* tree(): AsyncGenerator<Entry> {
     for await (const [a, b] of mergeJoin(walked(), passed())) yield (a ?? b)!;
   }
-  let destinationObjects = 0;
-  let extra = 0;
-  let deleteManifests = 0;
-  let batch: string[] = [];
-  const flush = async () => {
-    if (batch.length === 0) return;
-    await store.put(jobKeys.deletes(job.jobId, ++deleteManifests), `${batch.join('\n')}\n`);
-    batch = [];
-  };
+  const deletes = new DeleteBatches(store, job.jobId, sync);
   const destination = listObjects(client, job.destination.bucket, job.destination.prefix, '', onRetry);
   for await (const [t, d] of mergeJoin(tree(), destination)) {
     if (!d || !wanted(d.key)) continue;
-    destinationObjects++;
+    sync.destinationObjects++;
     if (t) continue;
-    extra++;
-    if (!job.sync?.delete) continue;
-    batch.push(JSON.stringify({ k: d.key, s: d.size }));
-    if (batch.length >= DELETE_BATCH) await flush();
+    sync.extra++;
+    if (job.sync?.delete) await deletes.add(d.key, d.size);
   }
-  await flush();
-  const refused = deleteRefusal(job.sync, extra, destinationObjects);
-  return { destinationObjects, extra, deleteManifests, ...(refused && { deleteRefused: refused }) };
-}
-
-/**
- * Runs `work` on each item as it arrives, at most `limit` at once; resolves when all are done. Once
- * `stop` turns true no more items are taken.
- */
-export async function eachAtOnce<T>(items: AsyncIterable<T>, limit: number, stop: () => boolean, work: (item: T) => Promise<void>): Promise<void> {
-  const inFlight = new Set<Promise<void>>();
-  let failure: unknown;
-  for await (const item of items) {
-    while (inFlight.size >= limit) await Promise.race(inFlight);
-    if (failure || stop()) break;
-    const task: Promise<void> = work(item)
-      .catch((err) => {
-        failure ??= err;
-      })
-      .finally(() => inFlight.delete(task));
-    inFlight.add(task);
-  }
-  await Promise.all(inFlight);
-  if (failure) throw failure;
+  await deletes.flush();
 }
 
 /**
@@ -349,7 +313,7 @@ async function uploadUnlessThere(
 async function unchangedSince(file: UploadEntry, there: ListedObject, compare: Compare): Promise<boolean> {
   const now = await stat(file.path).catch(() => undefined);
   if (!now) return false;
-  const decision = decide({ key: file.key, size: now.size, time: new Date(now.mtimeMs) }, { ...there, time: there.lastModified }, compare);
+  const decision = decide({ key: file.key, size: now.size, time: new Date(now.mtimeMs) }, entryOf(there), compare);
   return decision.action === 'skip';
 }
 

@@ -2,6 +2,7 @@ import type { ManifestResult } from './copy.ts';
 import { type Job, jobKeys, loadAnyJob } from './job.ts';
 import type { JobStore } from './jobstore.ts';
 import type { PlanState } from './plan.ts';
+import { eachAtOnce } from './pool.ts';
 import type { ScanResult } from './report.ts';
 
 /** Where a job stands, from its job store alone: what any machine can see of it. */
@@ -44,7 +45,7 @@ export class JobTracker {
     const plan: PlanState = planText ? JSON.parse(planText) : { done: false, startAfter: '', manifests: 0, objects: 0, bytes: 0 };
     const pending: number[] = [];
     for (let n = 1; n <= plan.manifests; n++) if (!this.#done.has(n)) pending.push(n);
-    await readAll(pending, 32, async (n) => {
+    await eachAtOnce(pending, 32, () => false, async (n) => {
       const text = await this.#store.get(jobKeys.result(job.jobId, jobKeys.manifest(job.jobId, n)));
       if (text === undefined) return;
       const r = JSON.parse(text) as ManifestResult;
@@ -82,10 +83,3 @@ export class JobTracker {
   }
 }
 
-async function readAll(items: number[], concurrency: number, read: (n: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await read(items[next++] as number);
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
-}

@@ -17,6 +17,7 @@ import {
   UploadPartCommand,
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
+import { plainMd5 } from './diff.ts';
 import { classify, type ErrorInfo } from './errors.ts';
 import type { LeanPut, LeanS3 } from './lean-s3.ts';
 import { partSizeFor, thresholdFor, type TransferOptions } from './job.ts';
@@ -199,12 +200,6 @@ function measuring(body: Readable): Measured {
       stream.destroy();
     },
   };
-}
-
-/** An ETag that is the MD5 of the bytes: not multipart ("-N") and not SSE-KMS (we can only tell the former). */
-function plainMd5(etag: string | undefined): string | undefined {
-  const bare = etag?.replaceAll('"', '');
-  return bare && /^[0-9a-f]{32}$/i.test(bare) ? bare.toLowerCase() : undefined;
 }
 
 function checkArrived(what: string, expectedBytes: number, m: ReturnType<typeof measuring>, etag: string | undefined, kms: boolean) {

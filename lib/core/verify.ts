@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createReadStream } from 'node:fs';
 import path from 'node:path';
-import { type Entry, mergeJoin, PLAIN_MD5 } from './diff.ts';
+import { type Entry, mergeJoin, plainMd5 } from './diff.ts';
 import type { S3Location } from './locations.ts';
 import { keyFilter, listObjects } from './listing.ts';
 import { filesAt } from './walk.ts';
@@ -77,7 +77,7 @@ export async function verify(
       await drain(0);
       counts.matched++;
       continue;
-    } else if (PLAIN_MD5.test(s.etag ?? '') && PLAIN_MD5.test(d.etag ?? '')) {
+    } else if (plainMd5(s.etag) && plainMd5(d.etag)) {
       found = { key, kind: 'checksum', detail: `ETag ${s.etag} in the source, ${d.etag} at the destination` };
     } else if (options.deep) {
       reads.push(compareBytes(source, destination, s, d));
