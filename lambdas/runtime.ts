@@ -1,4 +1,4 @@
-// What the three Lambda handlers share: configuration read once at cold start, clients and the
+// What the Lambda handlers share: configuration read once at cold start, clients and the
 // pool created once per container, and the event check every handler puts in front of its core.
 import type { MiddlewareObj } from '@middy/core';
 import { s3Client } from '../lib/core/clients.ts';

@@ -8,7 +8,7 @@ import { before, describe, it } from 'node:test';
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { buildApp } from '../lib/infra/app.ts';
-import { COPY_ASL } from '../lib/infra/copy-state-machine.ts';
+import { COPY_ASL, RESTORE_ASL } from '../lib/infra/copy-state-machine.ts';
 import { tempDir } from './helpers.ts';
 
 type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
@@ -51,9 +51,9 @@ describe('CDK app', () => {
     jobs.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Retain' });
   });
 
-  it('four functions on Node 22, ARM64, traced, with the job bucket in their environment', () => {
+  it('five functions on Node 22, ARM64, traced, with the job bucket in their environment', () => {
     const fns = ferry.findResources('AWS::Lambda::Function', { Properties: { Runtime: 'nodejs22.x' } });
-    assert.equal(Object.keys(fns).length, 4);
+    assert.equal(Object.keys(fns).length, 5);
     for (const fn of Object.values(fns)) {
       const p = fn.Properties;
       assert.deepEqual(p.Architectures, ['arm64']);
@@ -65,7 +65,7 @@ describe('CDK app', () => {
 
   it('renders the state machine from state-machines/copy.asl.json with the function ARNs', async () => {
     const machines = ferry.findResources('AWS::StepFunctions::StateMachine');
-    const [machine] = Object.values(machines);
+    const machine = Object.values(machines).find((m) => JSON.stringify(m.Properties.StateMachineName).includes('-copy'));
     assert.ok(machine);
     const file = JSON.parse(await readFile(COPY_ASL, 'utf8'));
     assert.deepEqual(JSON.parse(machine.Properties.DefinitionString), file);
@@ -80,6 +80,31 @@ describe('CDK app', () => {
     }
     assert.equal(file.States.Copy.ItemProcessor.ProcessorConfig.Mode, 'DISTRIBUTED');
     assert.match(JSON.stringify(machine.Properties.StateMachineName), /-copy/);
+  });
+
+  it('renders the restore state machine from state-machines/restore.asl.json beside it, over the same functions and the thawer', async () => {
+    const machine = Object.values(ferry.findResources('AWS::StepFunctions::StateMachine')).find((m) =>
+      JSON.stringify(m.Properties.StateMachineName).includes('-restore'),
+    );
+    assert.ok(machine);
+    assert.deepEqual(JSON.parse(machine.Properties.DefinitionString), JSON.parse(await readFile(RESTORE_ASL, 'utf8')));
+    const subs = machine.Properties.DefinitionSubstitutions;
+    assert.deepEqual(Object.keys(subs).sort(), ['CopyFunctionArn', 'PlanFunctionArn', 'ReportFunctionArn', 'ThawFunctionArn']);
+    assert.match(subs.ThawFunctionArn['Fn::GetAtt'][0], /^CopyThawer[0-9A-F]{8}$/);
+    assert.match(subs.CopyFunctionArn['Fn::GetAtt'][0], /^CopyCopier[0-9A-F]{8}$/);
+    // The thawer may HEAD and thaw source objects; it writes nowhere but the job store.
+    const thawer = statementsOf('CopyThawerServiceRoleDefaultPolicy');
+    const thaw = thawer.find((s) => actions(s).includes('s3:RestoreObject'));
+    assert.deepEqual(thaw?.Resource, [
+      { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::src-a/*']] },
+      { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::src-b/*']] },
+    ]);
+    assert.ok(thawer.every((s) => !actions(s).includes('s3:PutObject') || JSON.stringify(s.Resource).includes('jobs/*')));
+    assert.ok(!JSON.stringify(thawer).includes('dst-a'));
+    // Only the thawer may thaw; the planner lists versions of the sources.
+    const others = Object.entries(ferry.findResources('AWS::IAM::Policy')).filter(([id]) => !id.startsWith('CopyThawer'));
+    assert.ok(!JSON.stringify(others).includes('s3:RestoreObject'));
+    assert.ok(statementsOf('CopyPlannerServiceRoleDefaultPolicy').some((s) => actions(s).includes('s3:ListBucketVersions') && JSON.stringify(s.Resource).includes('src-a')));
   });
 
   function statementsOf(rolePrefix: string): Statement[] {
@@ -185,7 +210,7 @@ describe('CDK app', () => {
     const assets = Object.values(manifest.files as Record<string, { source: { path: string; packaging?: string } }>).filter(
       (f) => f.source.packaging === 'zip',
     );
-    assert.equal(assets.length, 4);
+    assert.equal(assets.length, 5);
     const require = createRequire(import.meta.url);
     process.env.FERRY_JOB_BUCKET = 'bundle-check';
     for (const asset of assets) {
@@ -226,15 +251,16 @@ describe('CDK app with a scheduled sync', () => {
     assert.deepEqual(input.job.destination, { kind: 's3', bucket: 'dst-a', prefix: 'mirror/' });
     assert.deepEqual(input.job.sync, { compare: 'time', delete: true, maxDeletePercent: 10, force: false });
     assert.deepEqual(input.job.exclude, ['tmp/**']);
-    assert.equal(Object.keys(ferry.findResources('AWS::Lambda::Function', { Properties: { Runtime: 'nodejs22.x' } })).length, 5);
+    assert.equal(Object.keys(ferry.findResources('AWS::Lambda::Function', { Properties: { Runtime: 'nodejs22.x' } })).length, 6);
 
     // The starter starts executions of its state machine and reads their status; it touches no data bucket.
     const starter = Object.entries(ferry.findResources('AWS::IAM::Policy'))
       .filter(([id]) => id.startsWith('CopyStarterServiceRoleDefaultPolicy'))
       .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Statement[]);
     const actions = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+    // A restore's schedule starts the restore state machine: the starter may start either, nothing else.
     const start = starter.find((s) => actions(s).includes('states:StartExecution'));
-    assert.deepEqual(start?.Resource, { Ref: Object.keys(ferry.findResources('AWS::StepFunctions::StateMachine'))[0] });
+    assert.deepEqual(start?.Resource, Object.keys(ferry.findResources('AWS::StepFunctions::StateMachine')).map((id) => ({ Ref: id })));
     assert.ok(starter.some((s) => actions(s).includes('states:DescribeExecution') && JSON.stringify(s.Resource).includes(':execution:')));
     assert.ok(!JSON.stringify(starter).includes('src-a') && !JSON.stringify(starter).includes('dst-a'), JSON.stringify(starter));
   });

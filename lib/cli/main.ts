@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { s3Client } from '../core/clients.ts';
 import { BadInputError, CannotRunError } from '../core/errors.ts';
-import { type CopyJob, jobKeys, loadJob, newJobId, type PullJob, type PushJob, type SyncOptions } from '../core/job.ts';
+import { type CopyJob, jobKeys, loadAnyJob, loadJob, newJobId, type PullJob, type PushJob, type RestoreOptions, type SyncOptions } from '../core/job.ts';
 import { DirectoryJobStore, getJson, getText, type JobStore, S3JobStore } from '../core/jobstore.ts';
 import { parseManifest } from '../core/manifest.ts';
 import { csvField } from '../core/report.ts';
@@ -14,6 +14,8 @@ import type { PlanState } from '../core/plan.ts';
 import { checkDestination, checkSource } from '../core/preflight.ts';
 import { poolFor } from '../core/pool.ts';
 import { pull } from '../core/pull.ts';
+import { PRICES_READ, thawEstimate } from '../core/thaw.ts';
+import { assertVersioned } from '../core/versions.ts';
 import { type InProcessDeps, push } from '../core/push.ts';
 import { createWorkQueue, embeddedClient, startEmbedded } from '../local/server.ts';
 import { LOCAL_STATE_MACHINE_ARN, startStepFunctionsEndpoint } from '../local/sfn-endpoint.ts';
@@ -120,11 +122,47 @@ const SYNC_OPTIONS = {
   checksum: { type: 'boolean' },
 } as const;
 
+/** restore, and plan (a restore's plan), take these. */
+const RESTORE_OPTIONS = {
+  at: { type: 'string' },
+  'thaw-tier': { type: 'string' },
+  'thaw-days': { type: 'string' },
+  'thaw-check-seconds': { type: 'string' },
+} as const;
+
+const PLAN_OPTIONS = { ...SYNC_OPTIONS, ...RESTORE_OPTIONS, restore: { type: 'boolean' } } as const;
+
 type CopyValues = ReturnType<typeof parseSyncArgs>['values'];
 
-function parseSyncArgs(args: string[], options: typeof COPY_OPTIONS | typeof SYNC_OPTIONS) {
-  return parseArgs({ args, options: options as typeof SYNC_OPTIONS, allowPositionals: true, strict: true });
+function parseSyncArgs(args: string[], options: typeof COPY_OPTIONS | typeof SYNC_OPTIONS | typeof PLAN_OPTIONS) {
+  return parseArgs({ args, options: options as typeof PLAN_OPTIONS, allowPositionals: true, strict: true });
 }
+
+/**
+ * A restore's options, checked: the instant must be a past instant with its zone (a local time
+ * would mean different instants on different machines).
+ */
+function restoreOptions(o: CopyValues, now = new Date()): RestoreOptions {
+  const at = o.at;
+  if (at !== undefined) {
+    const when = Date.parse(at);
+    if (!/(Z|[+-]\d\d:?\d\d)$/i.test(at) || !/^\d{4}-\d\d-\d\dT/.test(at) || Number.isNaN(when)) {
+      throw new BadInputError(`--at: an ISO 8601 instant with its zone, e.g. 2026-11-01T00:00:00Z, not "${at}"`);
+    }
+    if (when > now.getTime()) throw new BadInputError(`--at ${at} is in the future: there is no state to restore yet`);
+  }
+  const tier = o['thaw-tier'] ?? 'Bulk';
+  if (tier !== 'Bulk' && tier !== 'Standard' && tier !== 'Expedited') throw new BadInputError(`--thaw-tier: Bulk, Standard or Expedited, not "${tier}"`);
+  return {
+    ...(at !== undefined && { at: new Date(Date.parse(at)).toISOString() }),
+    thawTier: tier,
+    thawDays: positiveInt(o['thaw-days'], '--thaw-days', DEFAULT_THAW_DAYS),
+    thawCheckSeconds: o['thaw-check-seconds'] === undefined ? 0 : positiveInt(o['thaw-check-seconds'], '--thaw-check-seconds', 0),
+  };
+}
+
+/** A thawed copy stays readable this long: room for the longest thaw (48 h) and a copy that takes days. */
+const DEFAULT_THAW_DAYS = 7;
 
 /** Without --delete a sync leaves extra objects; with it, at most this share of the destination goes. */
 const DEFAULT_MAX_DELETE_PERCENT = 50;
@@ -145,6 +183,8 @@ function syncOptions(o: CopyValues): SyncOptions {
   };
 }
 
+type Mode = 'copy' | 'sync' | 'plan' | 'restore';
+
 /** The job bucket `ferry serve` creates for the local Step Functions endpoint. */
 const LOCAL_JOB_BUCKET = 'ferry-jobs';
 
@@ -155,6 +195,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (command === 'copy') return await copyCommand(rest, 'copy');
     if (command === 'sync') return await copyCommand(rest, 'sync');
     if (command === 'plan') return await copyCommand(rest, 'plan');
+    if (command === 'restore') return await copyCommand(rest, 'restore');
     if (command === 'verify') return await verifyCommand(rest);
     if (command === 'serve') return await serveCommand(rest);
     if (command === 'scan') return await scanCommand(rest, USAGE);
@@ -182,8 +223,9 @@ function fail(err: unknown): number {
  * copy, sync and plan: a sync copies only what differs (and may delete), a plan is a sync's dry run
  * that prints what it would do.
  */
-async function copyCommand(args: string[], mode: 'copy' | 'sync' | 'plan'): Promise<number> {
-  const { values: o, positionals } = parseSyncArgs(args, mode === 'copy' ? COPY_OPTIONS : SYNC_OPTIONS);
+async function copyCommand(args: string[], mode: Mode): Promise<number> {
+  const options = mode === 'copy' ? COPY_OPTIONS : mode === 'sync' ? SYNC_OPTIONS : mode === 'restore' ? { ...COPY_OPTIONS, ...RESTORE_OPTIONS } : PLAN_OPTIONS;
+  const { values: o, positionals } = parseSyncArgs(args, options);
   if (o.help) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
@@ -193,17 +235,24 @@ async function copyCommand(args: string[], mode: 'copy' | 'sync' | 'plan'): Prom
     return resumeCopy(o.resume, positionals, o);
   }
   if (positionals.length !== 2) throw new BadInputError(`${mode} needs a source and a destination: ferry ${mode} SRC DST`);
-  const sync = mode === 'copy' ? undefined : syncOptions(o);
+  // A plan with --at or --restore is a restore's plan.
+  const restore = mode === 'restore' || o.restore || o.at !== undefined ? restoreOptions(o) : undefined;
+  const sync = mode === 'copy' || restore ? undefined : syncOptions(o);
+  if (restore && (o.delete || o['size-only'] || o.checksum)) throw new BadInputError('a restore copies every object it finds: --delete, --size-only and --checksum are for sync');
   if (mode === 'plan') o['dry-run'] = true;
   const from = parseLocation(positionals[0] as string);
   const to = parseLocation(positionals[1] as string);
   if (sync && from.kind === 'dir' && to.kind === 'dir') throw new BadInputError(`${mode} takes s3:// on at least one side`);
-  if (from.kind === 'dir') return pushCommand(from.path, s3Location(positionals[1] as string, 'destination'), o, mode, sync);
+  if (from.kind === 'dir') {
+    if (restore) throw new BadInputError('a restore reads a bucket: its source is s3://bucket[/prefix]');
+    return pushCommand(from.path, s3Location(positionals[1] as string, 'destination'), o, mode, sync);
+  }
   const source = s3Location(positionals[0] as string, 'source');
-  if (to.kind === 'dir') return pullCommand(source, to.path, o, mode, sync);
+  if (to.kind === 'dir') return pullCommand(source, to.path, o, mode, sync, restore);
   const destination = s3Location(positionals[1] as string, 'destination');
   if (overlaps(source, destination)) {
-    throw new BadInputError(`the destination ${formatS3(destination)} overlaps the source ${formatS3(source)}`);
+    // A restore never writes to its source; a copy into itself would read what it writes.
+    throw new BadInputError(`the destination ${formatS3(destination)} overlaps the source ${formatS3(source)}${restore ? ': a restore never writes to its source' : ''}`);
   }
   const engine = o.engine ?? 'local';
   if (engine !== 'local' && engine !== 'aws') throw new BadInputError(`--engine: "local" or "aws", not "${engine}"`);
@@ -214,14 +263,19 @@ async function copyCommand(args: string[], mode: 'copy' | 'sync' | 'plan'): Prom
 
   // Nothing is written until both sides answer.
   await checkSource(s3Client(sourceSide), source);
+  if (restore?.at) await assertVersioned(s3Client(sourceSide), source.bucket);
   await checkDestination(s3Client(destSide), destination);
 
+  // A restore's copies are readable: STANDARD unless asked otherwise (some stores keep the source's class).
+  const transfer = restore && !base.transfer.storageClass ? { ...base.transfer, storageClass: 'STANDARD' } : base.transfer;
   const job: CopyJob = {
     ...base,
+    transfer,
     kind: 'copy',
     source: { ...source, ...dropUndefined(sourceSide) },
     destination: { ...destination, ...dropUndefined(destSide) },
     ...(sync && { sync }),
+    ...(restore && { restore }),
   };
 
   let store: JobStore;
@@ -250,7 +304,7 @@ async function copyCommand(args: string[], mode: 'copy' | 'sync' | 'plan'): Prom
     );
   }
 
-  if (mode === 'plan') return planSummary(result, store, job.jobId, Boolean(o.json));
+  if (mode === 'plan' || (restore && job.dryRun)) return planSummary(result, store, job.jobId, Boolean(o.json));
   if (sync && job.dryRun && !o.json) await printActions(store, job.jobId);
   return finish(result, where, Boolean(o.json));
 }
@@ -291,6 +345,11 @@ async function planSummary(result: Report, store: JobStore, jobId: string, json:
     .map(([r, n]) => `${n.toLocaleString('en-US')} ${REASONS[r] ?? 'to copy'}`)
     .join(', ');
   const count = (n: number) => n.toLocaleString('en-US');
+  const job = await loadAnyJob(store, jobId);
+  if (job.kind !== 'push' && job.restore) {
+    process.stdout.write(`${restoreSummary(result, plan, job.restore).join('\n')}\n`);
+    return 0;
+  }
   const lines = [
     `${result.source} -> ${result.destination}`,
     `copy:      ${count(plan.objects)} objects, ${formatBytes(plan.bytes)}${why ? ` (${why})` : ''}`,
@@ -300,6 +359,29 @@ async function planSummary(result: Report, store: JobStore, jobId: string, json:
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   return 0;
+}
+
+/** A restore's plan: what it would copy, what needs thawing (per class, with the wait and the cost), what has no object then. */
+function restoreSummary(result: Report, plan: PlanState, restore: RestoreOptions): string[] {
+  const count = (n: number) => n.toLocaleString('en-US');
+  const archived = Object.values(plan.archived ?? {}).reduce((n, c) => n + c.objects, 0);
+  const lines = [
+    `${result.source} -> ${result.destination}, as it was ${restore.at ? `at ${restore.at}` : 'now'}`,
+    `restore: ${count(plan.objects)} objects, ${formatBytes(plan.bytes)} (${count(plan.objects - archived)} readable now, ${count(archived)} archived)`,
+  ];
+  for (const e of thawEstimate(plan.archived ?? {}, restore)) {
+    const wait = e.hours ? `expected wait ${hoursText(e.hours)}` : `${restore.thawTier} is not offered for ${e.storageClass}`;
+    const cost = e.dollars !== undefined ? `, about $${e.dollars.toFixed(2)} (retrieval and ${restore.thawDays} days of thawed copies; prices of ${PRICES_READ}, us-east-1)` : '';
+    const maybe = e.storageClass === 'INTELLIGENT_TIERING' ? ' (if in its archive tiers)' : '';
+    lines.push(`thaw ${restore.thawTier}: ${count(e.objects)} ${e.storageClass} objects${maybe}, ${formatBytes(e.bytes)}; ${wait}${cost}`);
+  }
+  if (plan.absent) lines.push(`no object then: ${count(plan.absent.deleted)} keys deleted at that time, ${count(plan.absent.later)} written later`);
+  return lines;
+}
+
+function hoursText([low, high]: [number, number]): string {
+  if (high < 1) return `${Math.round(low * 60)}-${Math.round(high * 60)} minutes`;
+  return low > 0 ? `${low}-${high} hours` : `up to ${high} hours`;
 }
 
 /**
@@ -392,7 +474,7 @@ async function runLocalJob(job: CopyJob, store: JobStore, progress: ProgressLine
 }
 
 /** `ferry copy DIR s3://B/P`: push a tree from this process. */
-async function pushCommand(dir: string, destination: S3Location, o: CopyValues, mode: 'copy' | 'sync' | 'plan', sync?: SyncOptions): Promise<number> {
+async function pushCommand(dir: string, destination: S3Location, o: CopyValues, mode: Mode, sync?: SyncOptions): Promise<number> {
   const root = path.resolve(dir);
   const info = await stat(root).catch(() => undefined);
   if (!info?.isDirectory()) throw new BadInputError(`source ${dir}: not a directory`);
@@ -412,7 +494,7 @@ async function pushCommand(dir: string, destination: S3Location, o: CopyValues, 
 }
 
 /** `ferry copy s3://B/P DIR`: pull objects into a directory from this process. */
-async function pullCommand(source: S3Location, dir: string, o: CopyValues, mode: 'copy' | 'sync' | 'plan', sync?: SyncOptions): Promise<number> {
+async function pullCommand(source: S3Location, dir: string, o: CopyValues, mode: Mode, sync?: SyncOptions, restore?: RestoreOptions): Promise<number> {
   const root = path.resolve(dir);
   const info = await stat(root).catch(() => undefined);
   if (info && !info.isDirectory()) throw new BadInputError(`destination ${dir}: exists and is not a directory`);
@@ -420,12 +502,14 @@ async function pullCommand(source: S3Location, dir: string, o: CopyValues, mode:
   const sourceSide = sideConfig(o, 'source');
   const base = jobBase(o);
   await checkSource(s3Client(sourceSide), source);
+  if (restore?.at) await assertVersioned(s3Client(sourceSide), source.bucket);
   const job: PullJob = {
     ...base,
     kind: 'pull',
     source: { ...source, ...dropUndefined(sourceSide) },
     destination: { kind: 'dir', path: root },
     ...(sync && { sync }),
+    ...(restore && { restore }),
   };
   if (!job.dryRun) await mkdir(root, { recursive: true });
   return runInProcess(job, o, `${formatS3(source)} -> ${root}`, (deps) => pull(job, deps), mode);
@@ -441,7 +525,7 @@ async function runInProcess(
   o: CopyValues,
   what: string,
   run: (deps: InProcessDeps) => Promise<Report>,
-  mode: 'copy' | 'sync' | 'plan',
+  mode: Mode,
 ): Promise<number> {
   const jobDir = path.resolve(o['job-dir'] ?? path.join('.ferry', 'jobs'));
   const store = new DirectoryJobStore(jobDir);
@@ -459,7 +543,7 @@ async function runInProcess(
   try {
     const deps = { store, s3: s3Client, pool: poolFor(job.transfer.concurrency, maxBuffered(o)), progress, stop: () => stopping !== undefined };
     const result = await run(deps).finally(() => progress.stop());
-    if (mode === 'plan') return await planSummary(result, store, job.jobId, Boolean(o.json));
+    if (mode === 'plan' || (job.kind === 'pull' && job.restore && job.dryRun)) return await planSummary(result, store, job.jobId, Boolean(o.json));
     if (mode === 'sync' && job.dryRun && !o.json) await printActions(store, job.jobId);
     const code = finish(result, (key) => path.join(jobDir, key), Boolean(o.json));
     if (!stopping) return code;

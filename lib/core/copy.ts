@@ -7,6 +7,7 @@ import { getJson, getText, type JobStore } from './jobstore.ts';
 import { parseManifest } from './manifest.ts';
 import type { Pool } from './pool.ts';
 import type { ProgressSink } from './progress.ts';
+import { thawFailures } from './thaw.ts';
 import { failureOf, type TransferContext, transferObject } from './transfer.ts';
 
 export interface CopyInput {
@@ -95,15 +96,25 @@ export async function copyManifest(input: CopyInput, deps: CopyDeps): Promise<Co
     });
   } else {
     const ctx = await transferContext(job, deps, state);
+    // A restore's archived objects that could not be thawed are failed with why, not tried.
+    const unthawed = job.restore ? await thawFailures(deps.store, job.jobId, input.manifest) : new Map<number, Failure>();
     const inFlight = new Set<Promise<void>>();
     let started = 0;
     for (let i = 0; i < entries.length; i++) {
       if (isDone(i)) continue;
+      const unthawable = unthawed.get(i);
+      if (unthawable) {
+        state.failed++;
+        state.failures.push(unthawable);
+        deps.progress.object('failed');
+        markDone(i);
+        continue;
+      }
       // At least one object per invocation, so even a tiny budget makes progress.
       if (started++ > 0 && deps.remainingMs() < deps.marginMs) break;
       await deps.pool.ready();
       const entry = entries[i] as (typeof entries)[number];
-      const task = tally(state, deps.progress, entry.k, entry.s, transferObject({ key: entry.k, size: entry.s, etag: entry.e }, ctx));
+      const task = tally(state, deps.progress, entry.k, entry.s, transferObject({ key: entry.k, size: entry.s, etag: entry.e, versionId: entry.v }, ctx));
       const tracked: Promise<void> = task.then(() => {
         markDone(i);
         inFlight.delete(tracked);
@@ -126,6 +137,7 @@ async function transferContext(job: CopyJob, deps: CopyDeps, state: ManifestResu
     source: { client: deps.s3(job.source), bucket: job.source.bucket, prefix: job.source.prefix },
     destination: { client: destination, lean: await LeanS3.for(destination), bucket: job.destination.bucket, prefix: job.destination.prefix },
     serverSide: sameService(job.source, job.destination),
+    compatibleStore: (job.source.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL) !== undefined,
     options: job.transfer,
     pool: deps.pool,
     onRetry: countRetries(state, deps.pool, deps.progress),

@@ -4,7 +4,7 @@ import type { Failure, ManifestResult } from './copy.ts';
 import { JobStoreError } from './errors.ts';
 import { jobKeys, loadAnyJob } from './job.ts';
 import { getText, type JobStore } from './jobstore.ts';
-import { parseManifest } from './manifest.ts';
+import { LineBatches, parseManifest } from './manifest.ts';
 import type { PlanState } from './plan.ts';
 import { withRetry } from './retry.ts';
 
@@ -25,28 +25,18 @@ export const noSyncCounts = (): SyncCounts => ({ skipped: 0, destinationObjects:
 
 /** Keys to delete, written to the job store one DeleteObjects request's worth at a time; `counts` numbers the manifests. */
 export class DeleteBatches {
-  #keys: string[] = [];
-  readonly #store: JobStore;
-  readonly #jobId: string;
-  readonly #counts: Pick<SyncCounts, 'deleteManifests'>;
+  readonly #batches: LineBatches;
 
   constructor(store: JobStore, jobId: string, counts: Pick<SyncCounts, 'deleteManifests'>) {
-    this.#store = store;
-    this.#jobId = jobId;
-    this.#counts = counts;
+    this.#batches = new LineBatches(store, (n) => jobKeys.deletes(jobId, n), () => ++counts.deleteManifests, DELETE_BATCH);
   }
 
-  async add(key: string, size: number): Promise<void> {
-    this.#keys.push(JSON.stringify({ k: key, s: size }));
-    if (this.#keys.length >= DELETE_BATCH) await this.flush();
+  add(key: string, size: number): Promise<void> {
+    return this.#batches.add({ k: key, s: size });
   }
 
-  async flush(): Promise<void> {
-    if (this.#keys.length === 0) return;
-    const n = ++this.#counts.deleteManifests;
-    const text = `${this.#keys.join('\n')}\n`;
-    this.#keys = [];
-    await this.#store.put(jobKeys.deletes(this.#jobId, n), text);
+  flush(): Promise<void> {
+    return this.#batches.flush();
   }
 }
 

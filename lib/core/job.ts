@@ -39,6 +39,20 @@ export interface CopyJob {
   readonly manifestMaxBytes: number;
   /** A sync: only what differs is copied (see `decide`), and with `delete` what the source lacks is deleted. */
   readonly sync?: SyncOptions;
+  /** A restore: the source as it was at an instant, archived objects thawed first (state-machines/restore.asl.json). */
+  readonly restore?: RestoreOptions;
+}
+
+export type ThawTier = 'Bulk' | 'Standard' | 'Expedited';
+
+export interface RestoreOptions {
+  /** The instant (ISO 8601) whose state is restored; absent: the current state. */
+  readonly at?: string;
+  readonly thawTier: ThawTier;
+  /** How long S3 keeps a thawed copy readable. */
+  readonly thawDays: number;
+  /** Seconds between checks on thaws under way; 0: as the tier's expected wait suggests (see `checkInterval`). */
+  readonly thawCheckSeconds: number;
 }
 
 export interface SyncOptions {
@@ -100,6 +114,14 @@ export const jobKeys = {
   deleted: (jobId: string, n: number) => `${jobId}/deleted/${String(n).padStart(8, '0')}.json`,
   report: (jobId: string) => `${jobId}/report.json`,
   failures: (jobId: string) => `${jobId}/failures.csv`,
+  /** A restore's archived objects: their manifests, and what each manifest's thaw stands at. */
+  thawManifest: (jobId: string, n: number) => `${jobId}/manifests/thaw-${String(n).padStart(8, '0')}.jsonl`,
+  thawIndex: (jobId: string) => `${jobId}/manifests/thaw-index.json`,
+  thaw: (jobId: string, manifest: string) => `${jobId}/thaw/${manifestName(manifest)}.json`,
+  /** A restore's keys with no object at the instant (deleted then, or not yet written). */
+  absent: (jobId: string, n: number) => `${jobId}/absent/${String(n).padStart(8, '0')}.jsonl`,
+  /** A restore's per-object account: version, thawed, outcome. */
+  objects: (jobId: string) => `${jobId}/objects.csv`,
   /** What `ferry verify` found different. */
   differences: (jobId: string) => `${jobId}/differences.csv`,
 };

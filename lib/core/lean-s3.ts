@@ -56,6 +56,8 @@ export interface SignInput {
   host: string;
   /** Already URI-encoded, as sent. */
   path: string;
+  /** Query parameters, unencoded; sent as `canonicalQuery` gives them. */
+  query?: Record<string, string>;
   headers: Record<string, string>;
   region: string;
   credentials: Credentials;
@@ -68,6 +70,15 @@ export function encodeKey(key: string): string {
     .split('/')
     .map((s) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`))
     .join('/');
+}
+
+/** A query string as SigV4 canonicalises it: names sorted, names and values URI-encoded. */
+export function canonicalQuery(query: Record<string, string> = {}): string {
+  const encode = (v: string) => encodeURIComponent(v).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return Object.keys(query)
+    .sort()
+    .map((k) => `${encode(k)}=${encode(query[k]!)}`)
+    .join('&');
 }
 
 const signingKeys = new Map<string, Buffer>();
@@ -89,7 +100,7 @@ export function signV4(input: SignInput): Record<string, string> {
   const lower = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
   const canonicalHeaders = names.map((n) => `${n}:${String(lower[n]).trim().replace(/\s+/g, ' ')}\n`).join('');
   const signedHeaders = names.join(';');
-  const canonicalRequest = [input.method, input.path, '', canonicalHeaders, signedHeaders, lower['x-amz-content-sha256']].join('\n');
+  const canonicalRequest = [input.method, input.path, canonicalQuery(input.query), canonicalHeaders, signedHeaders, lower['x-amz-content-sha256']].join('\n');
   const scope = `${day}/${input.region}/s3/aws4_request`;
   const stringToSign = ['AWS4-HMAC-SHA256', amzDate, scope, createHash('sha256').update(canonicalRequest).digest('hex')].join('\n');
   const cacheKey = `${input.credentials.secretAccessKey}\0${scope}`;
@@ -211,6 +222,14 @@ export class LeanS3 {
     };
   }
 
+  /**
+   * A bucket-level GET (a listing) as S3 sent it: the XML keeps the order of its elements, which
+   * the SDK's parser loses when it groups them by name (versions apart from delete markers).
+   */
+  async getBucketXml(bucket: string, query: Record<string, string>): Promise<string> {
+    return (await this.#send('GET', bucket, '', {}, undefined, false, query)).body.toString('utf8');
+  }
+
   async #send(
     method: string,
     bucket: string,
@@ -218,6 +237,7 @@ export class LeanS3 {
     extra: Record<string, string>,
     payload?: Buffer,
     redirected = false,
+    query?: Record<string, string>,
   ): Promise<{ body: Buffer; headers: http.IncomingHttpHeaders }> {
     const credentials = (await this.#client.config.credentials()) as Credentials;
     const region = this.#bucketRegions.get(bucket) ?? (await this.#client.config.region());
@@ -225,17 +245,18 @@ export class LeanS3 {
     if (this.#endpoint) {
       const base = this.#endpoint.pathname.replace(/\/$/, '');
       url = new URL(this.#endpoint.href);
-      url.pathname = `${base}/${bucket}/${encodeKey(key)}`;
+      url.pathname = key === '' ? `${base}/${bucket}` : `${base}/${bucket}/${encodeKey(key)}`;
     } else {
       url = new URL(`https://${bucket}.s3.${region}.amazonaws.com/${encodeKey(key)}`);
     }
-    const headers = signV4({ method, host: url.host, path: url.pathname, headers: extra, region, credentials, date: new Date() });
+    url.search = canonicalQuery(query);
+    const headers = signV4({ method, host: url.host, path: url.pathname, query, headers: extra, region, credentials, date: new Date() });
     const res = await request(url, method, headers, payload);
     if (res.status >= 200 && res.status < 300) return res;
     const bucketRegion = res.headers['x-amz-bucket-region'] as string | undefined;
     if (!redirected && bucketRegion && bucketRegion !== region && (res.status === 301 || res.status === 400)) {
       this.#bucketRegions.set(bucket, bucketRegion);
-      return this.#send(method, bucket, key, extra, payload, true);
+      return this.#send(method, bucket, key, extra, payload, true, query);
     }
     throw errorFrom(res.body.toString('utf8'), res.status, `Http${res.status}`);
   }

@@ -16,6 +16,8 @@ export interface ListedObject {
   readonly etag?: string;
   readonly storageClass?: string;
   readonly lastModified?: Date;
+  /** The version meant (a restore at an instant); absent: the current one. */
+  readonly versionId?: string;
 }
 
 /**

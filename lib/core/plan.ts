@@ -8,7 +8,9 @@ import { compareKeys } from './keys.ts';
 import { keyFilter, type ListedObject, listObjects } from './listing.ts';
 import { eachAtOnce } from './pool.ts';
 import { withRetry } from './retry.ts';
-import { type IndexItem, toLine } from './manifest.ts';
+import { type IndexItem, LineBatches, toLine } from './manifest.ts';
+import { type ArchivedCounts, isArchiveClass } from './thaw.ts';
+import { type KeyAt, keysAt } from './versions.ts';
 import type { ProgressSink } from './progress.ts';
 
 /** The planner's state, carried by the state machine between invocations (small by design). */
@@ -31,10 +33,18 @@ export interface PlanState {
   readonly deleteManifests?: number;
   /** Why the deletions were refused (too large a share of the destination without --force). */
   readonly deleteRefused?: string;
+  /** A restore: manifests of archived objects (thawed before they are copied), and those objects per storage class. */
+  readonly thawManifests?: number;
+  readonly archived?: ArchivedCounts;
+  /** A restore at an instant: keys with no object then (deleted, or not yet written), and the batches listing them. */
+  readonly absent?: { deleted: number; later: number };
+  readonly absentBatches?: number;
   /** The key ranges being listed, each with its cursor (absent in plans from before ranges). */
   readonly ranges?: readonly KeyRange[];
   /** Where the manifest index is, once done: the Distributed Map's ItemReader reads it. */
   readonly index?: { readonly Bucket: string; readonly Key: string };
+  /** A restore: where the thaw manifests' index is, once done (the second Distributed Map reads it). */
+  readonly thawIndex?: { readonly Bucket: string; readonly Key: string };
   /** Where the Distributed Map writes its own results. */
   readonly mapResults?: { readonly Bucket: string; readonly Prefix: string };
 }
@@ -85,18 +95,26 @@ export async function plan(input: PlanInput, deps: PlanDeps): Promise<PlanState>
     destinationObjects: state.destinationObjects ?? 0,
     extra: state.extra ?? 0,
     deleteManifests: state.deleteManifests ?? 0,
+    thawManifests: state.thawManifests ?? 0,
+    archived: { ...state.archived },
+    absent: { deleted: 0, later: 0, ...state.absent },
+    absentBatches: state.absentBatches ?? 0,
   };
   // A plan state from before ranges carries one cursor: it goes on as one range.
   const ranges = state.ranges ?? (state.startAfter === '' ? await splitKeySpace(job, deps) : [{ after: state.startAfter, done: false }]);
   const planned = await eachRange(ranges, LIST_CONCURRENCY, deps, (range) => planRange(job, range, totals, deps));
-  const { skipped, destinationObjects, extra, deleteManifests, manifests, objects, bytes } = totals;
+  const { skipped, destinationObjects, extra, deleteManifests, manifests, objects, bytes, thawManifests, archived, absent, absentBatches } = totals;
   const sync = job.sync ? { skipped, destinationObjects, extra, deleteManifests } : {};
+  const restore = job.restore ? { thawManifests, archived, ...(job.restore.at && { absent, absentBatches }) } : {};
   const startAfter = planned.length === 1 ? planned[0]!.after : '';
-  if (!planned.every((r) => r.done)) return saved(deps.store, job.jobId, { done: false, startAfter, manifests, objects, bytes, ...sync, ranges: planned });
+  if (!planned.every((r) => r.done)) return saved(deps.store, job.jobId, { done: false, startAfter, manifests, objects, bytes, ...sync, ...restore, ranges: planned });
 
   const index: IndexItem[] = [];
   for (let n = 1; n <= manifests; n++) index.push({ manifest: jobKeys.manifest(job.jobId, n) });
   await deps.store.put(jobKeys.index(job.jobId), JSON.stringify(index));
+  const thawIndex: IndexItem[] = [];
+  for (let n = 1; n <= thawManifests; n++) thawIndex.push({ manifest: jobKeys.thawManifest(job.jobId, n) });
+  if (job.restore) await deps.store.put(jobKeys.thawIndex(job.jobId), JSON.stringify(thawIndex));
   deps.progress.planned(objects + skipped, bytes);
   const refused = deleteRefusal(job.sync, extra, destinationObjects);
   return saved(deps.store, job.jobId, {
@@ -106,9 +124,11 @@ export async function plan(input: PlanInput, deps: PlanDeps): Promise<PlanState>
     objects,
     bytes,
     ...sync,
+    ...restore,
     ...(refused && { deleteRefused: refused }),
     ranges: planned,
     index: { Bucket: deps.store.bucket, Key: deps.store.locate(jobKeys.index(job.jobId)) },
+    ...(job.restore && { thawIndex: { Bucket: deps.store.bucket, Key: deps.store.locate(jobKeys.thawIndex(job.jobId)) } }),
     mapResults: { Bucket: deps.store.bucket, Prefix: deps.store.locate(jobKeys.mapResults(job.jobId)) },
   });
 }
@@ -125,6 +145,10 @@ interface Totals extends SyncCounts {
   manifests: number;
   objects: number;
   bytes: number;
+  thawManifests: number;
+  archived: ArchivedCounts;
+  absent: { deleted: number; later: number };
+  absentBatches: number;
 }
 
 /** Key ranges listed at once by one planner. */
@@ -138,33 +162,37 @@ const MAX_RANGES = 32;
  */
 async function planRange(job: CopyJob, range: KeyRange, totals: Totals, deps: PlanDeps): Promise<KeyRange> {
   const wanted = keyFilter(job.include, job.exclude);
-  let lines: string[] = [];
-  let manifestBytes = 0;
+  const ready = new ManifestWriter(deps.store, job.manifestMaxEntries, job.manifestMaxBytes, (n) => jobKeys.manifest(job.jobId, n), () => ++totals.manifests);
+  // A restore's archived objects go into manifests of their own, copied once thawed.
+  const archived = new ManifestWriter(deps.store, job.manifestMaxEntries, job.manifestMaxBytes, (n) => jobKeys.thawManifest(job.jobId, n), () => ++totals.thawManifests);
   const deletes = new DeleteBatches(deps.store, job.jobId, totals);
+  const absent = new LineBatches(deps.store, (n) => jobKeys.absent(job.jobId, n), () => ++totals.absentBatches, ABSENT_BATCH);
   let lastListed = range.after;
-  const flush = async () => {
-    if (lines.length === 0) return;
-    const n = ++totals.manifests;
-    const text = `${lines.join('\n')}\n`;
-    lines = [];
-    manifestBytes = 0;
-    await deps.store.put(jobKeys.manifest(job.jobId, n), text);
-    deps.progress.planned(totals.objects + totals.skipped, totals.bytes);
-  };
 
   let done = true;
-  for await (const [o, d] of pairs(job, deps, range.after)) {
-    const key = (o ?? d)!.key;
+  for await (const item of sourceItems(job, deps, range.after)) {
+    const key = 'state' in item ? item.key : (item[0] ?? item[1])!.key;
     if (range.through !== undefined && compareKeys(key, range.through) > 0) break;
-    if (wanted(key)) {
+    if (!wanted(key)) {
+      // filtered out
+    } else if ('state' in item) {
+      totals.absent[item.state]++;
+      await absent.add(item.state === 'deleted' ? { k: key, why: 'deleted', v: item.versionId } : { k: key, why: 'later' });
+    } else {
+      const [o, d] = item;
       if (d) totals.destinationObjects++;
       const decision = job.sync ? decide(o && entryOf(o), d && entryOf(d), job.sync.compare) : ({ action: 'copy' } as const);
       if (decision.action === 'copy' && o) {
-        if (lines.length > 0 && manifestBytes + o.size > job.manifestMaxBytes) await flush();
-        lines.push(toLine(o, 'reason' in decision ? decision.reason : undefined));
-        manifestBytes += o.size;
+        const toThaw = job.restore !== undefined && isArchiveClass(o.storageClass);
+        await (toThaw ? archived : ready).add(o, 'reason' in decision ? decision.reason : undefined);
+        if (toThaw) {
+          const counts = (totals.archived[o.storageClass!] ??= { objects: 0, bytes: 0 });
+          counts.objects++;
+          counts.bytes += o.size;
+        }
         totals.objects++;
         totals.bytes += o.size;
+        deps.progress.planned(totals.objects + totals.skipped, totals.bytes);
       } else if (decision.action === 'skip') {
         totals.skipped++;
         deps.progress.object('skipped');
@@ -174,16 +202,54 @@ async function planRange(job: CopyJob, range: KeyRange, totals: Totals, deps: Pl
       }
     }
     lastListed = key;
-    if (lines.length >= job.manifestMaxEntries) await flush();
     if (deps.remainingMs() < deps.marginMs) {
       done = false;
       break;
     }
   }
   // Everything up to the cursor is in a manifest before the cursor is saved.
-  await flush();
+  await ready.flush();
+  await archived.flush();
   await deletes.flush();
+  await absent.flush();
   return { after: lastListed, ...(range.through !== undefined && { through: range.through }), done };
+}
+
+/** Keys with no object at a restore's instant, listed this many to a batch. */
+const ABSENT_BATCH = 1000;
+
+/** Manifest lines, written out at N entries or M bytes of objects, each manifest numbered by `next`. */
+class ManifestWriter {
+  #lines: string[] = [];
+  #bytes = 0;
+  readonly store: JobStore;
+  readonly maxEntries: number;
+  readonly maxBytes: number;
+  readonly keyOf: (n: number) => string;
+  readonly next: () => number;
+
+  constructor(store: JobStore, maxEntries: number, maxBytes: number, keyOf: (n: number) => string, next: () => number) {
+    this.store = store;
+    this.maxEntries = maxEntries;
+    this.maxBytes = maxBytes;
+    this.keyOf = keyOf;
+    this.next = next;
+  }
+
+  async add(o: ListedObject, reason?: string): Promise<void> {
+    if (this.#lines.length > 0 && this.#bytes + o.size > this.maxBytes) await this.flush();
+    this.#lines.push(toLine(o, reason));
+    this.#bytes += o.size;
+    if (this.#lines.length >= this.maxEntries) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (this.#lines.length === 0) return;
+    const text = `${this.#lines.join('\n')}\n`;
+    this.#lines = [];
+    this.#bytes = 0;
+    await this.store.put(this.keyOf(this.next()), text);
+  }
 }
 
 /**
@@ -286,18 +352,30 @@ async function childPrefixes(client: S3Client, bucket: string, prefix: string, b
   return found;
 }
 
-/** The execution input of state-machines/copy.asl.json (`copyError` is set by a Catch, `deleted` by the Delete state). */
+/** The execution input of state-machines/copy.asl.json, or restore.asl.json for a restore (`copyError` is set by a Catch, `deleted` by the Delete state, `thaw` by the Thaw states). */
 export function startInput(job: CopyJob, resumeFrom?: PlanState) {
   const start: PlanState = resumeFrom ?? { done: false, startAfter: '', manifests: 0, objects: 0, bytes: 0 };
-  return { jobId: job.jobId, dryRun: job.dryRun, plan: start, copyError: null, deleted: null };
+  const restore = job.restore ? { thaw: null } : {};
+  return { jobId: job.jobId, dryRun: job.dryRun, plan: start, copyError: null, deleted: null, ...restore };
 }
 
 /**
- * The source listing alone (a copy), or the source and destination listings merge-joined (a sync),
- * each resuming after the cursor.
+ * The source listing alone (a copy), the source and destination listings merge-joined (a sync),
+ * or each key as it was at a restore's instant; each resuming after the cursor.
  */
-async function* pairs(job: CopyJob, deps: PlanDeps, startAfter: string): AsyncGenerator<[ListedObject | undefined, ListedObject | undefined]> {
-  const source = listObjects(deps.s3(job.source), job.source.bucket, job.source.prefix, startAfter);
+async function* sourceItems(
+  job: CopyJob,
+  deps: PlanDeps,
+  startAfter: string,
+): AsyncGenerator<[ListedObject | undefined, ListedObject | undefined] | Exclude<KeyAt, { state: 'present' }>> {
+  const client = deps.s3(job.source);
+  if (job.restore?.at) {
+    for await (const k of keysAt(client, job.source.bucket, job.source.prefix, new Date(job.restore.at), startAfter)) {
+      yield k.state === 'present' ? [k.object, undefined] : k;
+    }
+    return;
+  }
+  const source = listObjects(client, job.source.bucket, job.source.prefix, startAfter);
   if (!job.sync) {
     for await (const o of source) yield [o, undefined];
     return;

@@ -1,10 +1,11 @@
 import type { Failure, ManifestResult } from './copy.ts';
 import { type DeleteState, deleteTotals } from './delete.ts';
 import { type Job, jobKeys, loadAnyJob } from './job.ts';
-import { getJson, type JobStore } from './jobstore.ts';
+import { getJson, getText, type JobStore } from './jobstore.ts';
 import { formatS3 } from './locations.ts';
 import { type IndexItem, parseManifest } from './manifest.ts';
 import type { PlanState } from './plan.ts';
+import { thawRecord } from './thaw.ts';
 
 export interface ReportInput {
   readonly jobId: string;
@@ -32,6 +33,8 @@ export interface Report {
   destinationOnly?: number;
   /** A sync with --delete: those of them deleted, failed, and why none were, if so. */
   deletes?: { planned: number; deleted: number; failed: number; withheld?: string };
+  /** A restore: the instant, the archived objects (thaws ferry requested, and those that failed), keys with no object then. */
+  restore?: { at?: string; archived: number; thawRequested: number; thawFailed: number; absent?: { deleted: number; later: number }; objectsKey: string };
   /** Set when the copy stage as a whole failed: its error and cause. */
   error?: string;
   startedAt: string;
@@ -73,12 +76,15 @@ export async function report(input: ReportInput, deps: { store: JobStore; now?: 
     }
   }
 
+  const restored = job.kind !== 'push' && job.restore ? new RestoreAccount() : undefined;
   if (!input.dryRun) {
     const index = input.plan.done ? await getJson<IndexItem[]>(store, jobKeys.index(job.jobId)) : [];
+    if (input.plan.done && input.plan.thawIndex) index.push(...(await getJson<IndexItem[]>(store, jobKeys.thawIndex(job.jobId))));
     for (const { manifest } of index) {
       const result =
         (await store.get(jobKeys.result(job.jobId, manifest))) ?? (await store.get(jobKeys.checkpoint(job.jobId, manifest)));
       const r: ManifestResult | undefined = result ? JSON.parse(result) : undefined;
+      await restored?.add(store, job.jobId, manifest, r);
       totals.copied += r?.copied ?? 0;
       totals.skipped += r?.skipped ?? 0;
       totals.failed += r?.failed ?? 0;
@@ -126,6 +132,18 @@ export async function report(input: ReportInput, deps: { store: JobStore; now?: 
     failuresByCode,
     ...(input.plan.extra !== undefined && { destinationOnly: input.plan.extra }),
     ...(deletes && { deletes }),
+    ...(restored &&
+      job.kind !== 'push' &&
+      job.restore && {
+        restore: {
+          ...(job.restore.at && { at: job.restore.at }),
+          archived: Object.values(input.plan.archived ?? {}).reduce((n, c) => n + c.objects, 0),
+          thawRequested: restored.thawRequested,
+          thawFailed: restored.thawFailed,
+          ...(input.plan.absent && { absent: input.plan.absent }),
+          objectsKey: jobKeys.objects(job.jobId),
+        },
+      }),
     ...(input.copyError && { error: `${input.copyError.Error ?? 'Error'}: ${input.copyError.Cause ?? ''}`.trim() }),
     startedAt: job.createdAt,
     finishedAt: finishedAt.toISOString(),
@@ -133,6 +151,7 @@ export async function report(input: ReportInput, deps: { store: JobStore; now?: 
     reportKey: jobKeys.report(job.jobId),
     failuresKey: jobKeys.failures(job.jobId),
   };
+  if (restored) await store.put(jobKeys.objects(job.jobId), await restored.csv(store, job.jobId, input.plan.absentBatches ?? 0));
   await store.put(out.failuresKey, `${csv.join('\n')}\n`);
   await store.put(out.reportKey, `${JSON.stringify(out, null, 2)}\n`);
   return out;
@@ -179,4 +198,41 @@ function describeSource(job: Job): string {
 /** RFC 4180: quote fields holding a comma, quote or line break; double the quotes. */
 export function csvField(value: string): string {
   return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
+}
+
+/**
+ * A restore's account of every object: the version restored, whether ferry had it thawed, and
+ * its outcome; then each key with no object at the instant, and why.
+ */
+class RestoreAccount {
+  readonly #rows: string[] = ['key,version_id,storage_class,thaw,outcome,detail'];
+  thawRequested = 0;
+  thawFailed = 0;
+
+  async add(store: JobStore, jobId: string, manifest: string, result: ManifestResult | undefined): Promise<void> {
+    const entries = parseManifest(await getText(store, manifest));
+    const thaw = await thawRecord(store, jobId, manifest);
+    const requested = new Set(thaw?.requested ?? []);
+    this.thawRequested += requested.size;
+    this.thawFailed += thaw?.failures.length ?? 0;
+    const failed = new Map((result?.failures ?? []).map((f) => [f.key, f]));
+    const done = new Set(result?.doneAbove ?? []);
+    entries.forEach((e, i) => {
+      const thawed = thaw === undefined ? '' : requested.has(i) ? 'requested' : 'not-needed';
+      const failure = failed.get(e.k);
+      const finished = result !== undefined && (i < result.doneThrough || done.has(i));
+      const [outcome, detail] = failure ? ['failed', `${failure.code}: ${failure.message}`] : finished ? ['copied', ''] : ['not-copied', 'its manifest did not finish'];
+      this.#rows.push([e.k, e.v ?? '', e.c ?? 'STANDARD', thawed, outcome, detail].map(csvField).join(','));
+    });
+  }
+
+  async csv(store: JobStore, jobId: string, absentBatches: number): Promise<string> {
+    for (let n = 1; n <= absentBatches; n++) {
+      for (const line of parseManifest(await getText(store, jobKeys.absent(jobId, n))) as unknown as { k: string; why: string; v?: string }[]) {
+        const detail = line.why === 'deleted' ? 'deleted at that time (a delete marker was its newest version)' : 'written after that time';
+        this.#rows.push([line.k, line.v ?? '', '', '', 'skipped', detail].map(csvField).join(','));
+      }
+    }
+    return `${this.#rows.join('\n')}\n`;
+  }
 }

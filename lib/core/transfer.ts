@@ -37,6 +37,8 @@ export interface TransferContext {
   readonly destination: Side;
   /** Source and destination share a service and credentials: S3 copies the bytes itself. */
   readonly serverSide: boolean;
+  /** The source is an S3-compatible store, not AWS (some of their quirks are worked around). */
+  readonly compatibleStore?: boolean;
   readonly options: TransferOptions;
   readonly pool: Pool;
   /** Every retried request; throttles and resets also slow the pool down. */
@@ -50,6 +52,8 @@ export interface TransferEntry {
   readonly key: string;
   readonly size: number;
   readonly etag?: string;
+  /** The source version to copy (a restore at an instant); absent: the current one. */
+  readonly versionId?: string;
 }
 
 /** Thrown when what arrived is not what was read: never retried into a false success. */
@@ -74,7 +78,10 @@ export class IntegrityError extends Error {
  *
  * Every request goes through the shared pool and is retried on transient errors.
  */
-export async function transferObject(entry: TransferEntry, ctx: TransferContext): Promise<void> {
+export async function transferObject(entry: TransferEntry, given: TransferContext): Promise<void> {
+  // radosgw "copies" the `null` version of a key whose newest version is a delete marker into an
+  // object it lists but cannot read: off AWS, such versions are read and written instead.
+  const ctx = given.serverSide && entry.versionId === 'null' && given.compatibleStore ? { ...given, serverSide: false } : given;
   if (entry.size > thresholdFor(ctx.options, ctx.serverSide)) {
     await copyMultipart(entry, ctx);
   } else if (ctx.serverSide) {
@@ -89,9 +96,14 @@ function request<T>(ctx: Pick<TransferContext, 'pool' | 'onRetry'>, op: () => Pr
   return withRetry(() => ctx.pool.run(op, priority, bytes), ctx.onRetry);
 }
 
-/** A CopySource header: bucket, then the key URL-encoded segment by segment (so `//` and `+` survive). */
-export function copySource(bucket: string, key: string): string {
-  return `${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
+/**
+ * A CopySource header: bucket, then the key URL-encoded segment by segment (so `//` and `+`
+ * survive), then the version if one is meant. A versioned source is written `/bucket/key`, S3's
+ * documented form: radosgw reads `bucket/key?versionId=null` as the current version.
+ */
+export function copySource(bucket: string, key: string, versionId?: string): string {
+  const source = `${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
+  return versionId ? `/${source}?versionId=${encodeURIComponent(versionId)}` : source;
 }
 
 function requestedStorage(options: TransferOptions) {
@@ -107,7 +119,7 @@ async function copyObject(entry: TransferEntry, ctx: TransferContext): Promise<v
   const params = {
     Bucket: destination.bucket,
     Key: destination.prefix + entry.key,
-    CopySource: copySource(source.bucket, source.prefix + entry.key),
+    CopySource: copySource(source.bucket, source.prefix + entry.key, entry.versionId),
     CopySourceIfMatch: entry.etag,
     ...requestedStorage(ctx.options),
   };
@@ -147,7 +159,7 @@ async function sourceTagging(entry: TransferEntry, ctx: TransferContext, tagCoun
   if (tagCount === 0) return undefined;
   const { source } = ctx;
   const out = await request(ctx, () =>
-    source.client.send(new GetObjectTaggingCommand({ Bucket: source.bucket, Key: source.prefix + entry.key })),
+    source.client.send(new GetObjectTaggingCommand({ Bucket: source.bucket, Key: source.prefix + entry.key, VersionId: entry.versionId })),
   );
   const tags = out.TagSet ?? [];
   if (tags.length === 0) return undefined;
@@ -216,7 +228,7 @@ async function streamObject(entry: TransferEntry, ctx: TransferContext): Promise
   const { source, destination } = ctx;
   const sourceKey = source.prefix + entry.key;
   await request(ctx, async () => {
-    const got = await source.client.send(new GetObjectCommand({ Bucket: source.bucket, Key: sourceKey, IfMatch: entry.etag }));
+    const got = await source.client.send(new GetObjectCommand({ Bucket: source.bucket, Key: sourceKey, VersionId: entry.versionId, IfMatch: entry.etag }));
     const m = measuring(got.Body as Readable);
     try {
       const tagging = got.TagCount ? await sourceTagging(entry, ctx, got.TagCount) : undefined;
@@ -250,7 +262,7 @@ async function copyMultipart(entry: TransferEntry, ctx: TransferContext): Promis
   // so GetObjectTagging is only called for objects that have some.
   const head = await request(ctx, async () => {
     const got = await source.client.send(
-      new GetObjectCommand({ Bucket: source.bucket, Key: sourceKey, IfMatch: entry.etag, Range: 'bytes=0-0' }),
+      new GetObjectCommand({ Bucket: source.bucket, Key: sourceKey, VersionId: entry.versionId, IfMatch: entry.etag, Range: 'bytes=0-0' }),
     );
     await got.Body?.transformToByteArray();
     return got;
@@ -279,12 +291,12 @@ async function copyMultipart(entry: TransferEntry, ctx: TransferContext): Promis
         const last = Math.min(size, first + partSize) - 1;
         const PartNumber = i + 1;
         const ETag = ctx.serverSide
-          ? await copyPart(ctx, sourceKey, destKey, uploadId, PartNumber, first, last, entry.etag)
+          ? await copyPart(ctx, copySource(source.bucket, sourceKey, entry.versionId), destKey, uploadId, PartNumber, first, last, entry.etag)
           : await request(
               ctx,
               async () => {
                 const got = await source.client.send(
-                  new GetObjectCommand({ Bucket: source.bucket, Key: sourceKey, Range: `bytes=${first}-${last}`, IfMatch: entry.etag }),
+                  new GetObjectCommand({ Bucket: source.bucket, Key: sourceKey, VersionId: entry.versionId, Range: `bytes=${first}-${last}`, IfMatch: entry.etag }),
                 );
                 return uploadPart(destination, destKey, uploadId, PartNumber, got.Body as Readable, last - first + 1, `${sourceKey} part ${PartNumber}`, kms);
               },
@@ -347,7 +359,7 @@ async function uploadPart(
 
 function copyPart(
   ctx: TransferContext,
-  sourceKey: string,
+  source: string,
   destKey: string,
   uploadId: string,
   PartNumber: number,
@@ -355,7 +367,7 @@ function copyPart(
   last: number,
   etag: string | undefined,
 ): Promise<string | undefined> {
-  const { source, destination } = ctx;
+  const { destination } = ctx;
   return request(
     ctx,
     async () => {
@@ -365,7 +377,7 @@ function copyPart(
           Key: destKey,
           UploadId: uploadId,
           PartNumber,
-          CopySource: copySource(source.bucket, sourceKey),
+          CopySource: source,
           CopySourceRange: `bytes=${first}-${last}`,
           CopySourceIfMatch: etag,
         }),

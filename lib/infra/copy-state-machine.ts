@@ -10,6 +10,7 @@ import { FerryFunction } from './ferry-function.ts';
 import { JobBucket } from './job-bucket.ts';
 
 export const COPY_ASL = fileURLToPath(new URL('../../state-machines/copy.asl.json', import.meta.url));
+export const RESTORE_ASL = fileURLToPath(new URL('../../state-machines/restore.asl.json', import.meta.url));
 
 export interface CopyStateMachineProps {
   /** The job store. */
@@ -18,20 +19,24 @@ export interface CopyStateMachineProps {
   readonly sourceBuckets: readonly string[];
   /** Buckets ferry may write to (names). */
   readonly destinationBuckets: readonly string[];
-  /** @default `${stackName}-copy` */
+  /** @default `${stackName}-copy` (and `${stackName}-restore` for the restore state machine) */
   readonly stateMachineName?: string;
 }
 
 /**
- * The copy and sync jobs in the cloud: the planner, copier, deleter and reporter Lambdas and the state machine of
- * state-machines/copy.asl.json with their ARNs substituted, each role granted only what it uses.
+ * The copy, sync and restore jobs in the cloud: the planner, copier, deleter, thawer and reporter
+ * Lambdas, and two state machines over them with their ARNs substituted: state-machines/copy.asl.json
+ * and state-machines/restore.asl.json. Each role is granted only what it uses.
  */
 export class CopyStateMachine extends Construct {
   readonly stateMachine: StateMachine;
+  readonly restoreStateMachine: StateMachine;
   readonly planner: FerryFunction;
   readonly copier: FerryFunction;
   /** A sync's deletions: the one function that may delete, and only in destination buckets. */
   readonly deleter: FerryFunction;
+  /** A restore's archived objects: RestoreObject and HEAD on source objects, nothing else. */
+  readonly thawer: FerryFunction;
   readonly reporter: FerryFunction;
   readonly sourceBuckets: readonly string[];
   readonly destinationBuckets: readonly string[];
@@ -48,10 +53,11 @@ export class CopyStateMachine extends Construct {
     this.planner = new FerryFunction(this, 'Planner', { handler: 'plan', environment });
     this.copier = new FerryFunction(this, 'Copier', { handler: 'copy', environment });
     this.deleter = new FerryFunction(this, 'Deleter', { handler: 'delete', environment });
+    this.thawer = new FerryFunction(this, 'Thawer', { handler: 'thaw', environment });
     this.reporter = new FerryFunction(this, 'Reporter', { handler: 'report', environment, timeout: Duration.minutes(5) });
 
     const jobObjects = props.jobBucket.arnForObjects(`${JobBucket.PREFIX}*`);
-    for (const fn of [this.planner, this.copier, this.deleter, this.reporter]) {
+    for (const fn of [this.planner, this.copier, this.deleter, this.thawer, this.reporter]) {
       fn.addToRolePolicy(new PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [jobObjects] }));
       fn.addToRolePolicy(
         new PolicyStatement({
@@ -64,7 +70,12 @@ export class CopyStateMachine extends Construct {
     const bucketArns = (names: readonly string[]) => names.map((b) => `arn:${stack.partition}:s3:::${b}`);
     const objectArns = (names: readonly string[]) => names.map((b) => `arn:${stack.partition}:s3:::${b}/*`);
     if (props.sourceBuckets.length) {
-      this.planner.addToRolePolicy(new PolicyStatement({ actions: ['s3:ListBucket'], resources: bucketArns(props.sourceBuckets) }));
+      // ListBucketVersions: a restore at an instant lists every version.
+      this.planner.addToRolePolicy(new PolicyStatement({ actions: ['s3:ListBucket', 's3:ListBucketVersions'], resources: bucketArns(props.sourceBuckets) }));
+      // RestoreObject makes a temporary readable copy; the archived object itself is unchanged.
+      this.thawer.addToRolePolicy(
+        new PolicyStatement({ actions: ['s3:GetObject', 's3:GetObjectVersion', 's3:RestoreObject'], resources: objectArns(props.sourceBuckets) }),
+      );
       this.copier.addToRolePolicy(
         new PolicyStatement({
           actions: ['s3:GetObject', 's3:GetObjectVersion', 's3:GetObjectTagging', 's3:GetObjectVersionTagging'],
@@ -86,25 +97,37 @@ export class CopyStateMachine extends Construct {
     }
 
     const name = props.stateMachineName ?? `${stack.stackName}-copy`;
-    this.stateMachine = new StateMachine(this, 'StateMachine', {
+    this.stateMachine = this.#machine('StateMachine', name, COPY_ASL, props.jobBucket, {
+      PlanFunctionArn: this.planner,
+      CopyFunctionArn: this.copier,
+      DeleteFunctionArn: this.deleter,
+      ReportFunctionArn: this.reporter,
+    });
+    this.restoreStateMachine = this.#machine('RestoreStateMachine', name.replace(/-copy$/, '') + '-restore', RESTORE_ASL, props.jobBucket, {
+      PlanFunctionArn: this.planner,
+      CopyFunctionArn: this.copier,
+      ThawFunctionArn: this.thawer,
+      ReportFunctionArn: this.reporter,
+    });
+  }
+
+  /** A state machine of `asl` over `functions` (by the substitution names it uses), allowed to run its Distributed Maps. */
+  #machine(id: string, name: string, asl: string, jobBucket: IBucket, functions: Record<string, FerryFunction>): StateMachine {
+    const stack = Stack.of(this);
+    const machine = new StateMachine(this, id, {
       stateMachineName: name,
       // Inline, so the template holds the definition the local engine runs, ARNs substituted by CloudFormation.
-      definitionBody: DefinitionBody.fromString(readFileSync(COPY_ASL, 'utf8')),
-      definitionSubstitutions: {
-        PlanFunctionArn: this.planner.functionArn,
-        CopyFunctionArn: this.copier.functionArn,
-        DeleteFunctionArn: this.deleter.functionArn,
-        ReportFunctionArn: this.reporter.functionArn,
-      },
+      definitionBody: DefinitionBody.fromString(readFileSync(asl, 'utf8')),
+      definitionSubstitutions: Object.fromEntries(Object.entries(functions).map(([k, fn]) => [k, fn.functionArn])),
       tracingEnabled: true,
       logs: {
-        destination: new LogGroup(this, 'Logs', { retention: RetentionDays.ONE_MONTH }),
+        destination: new LogGroup(this, `${id}Logs`, { retention: RetentionDays.ONE_MONTH }),
         level: LogLevel.ERROR,
         includeExecutionData: false,
       },
     });
-    const role = this.stateMachine.role;
-    for (const fn of [this.planner, this.copier, this.deleter, this.reporter]) fn.grantInvoke(role);
+    const role = machine.role;
+    for (const fn of Object.values(functions)) fn.grantInvoke(role);
     // The Distributed Map runs child executions of this state machine.
     const ownArn = stack.formatArn({ service: 'states', resource: 'stateMachine', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
     const executions = stack.formatArn({ service: 'states', resource: 'execution', resourceName: `${name}/*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
@@ -114,9 +137,10 @@ export class CopyStateMachine extends Construct {
     role.addToPrincipalPolicy(
       new PolicyStatement({
         actions: ['s3:GetObject', 's3:PutObject', 's3:ListMultipartUploadParts', 's3:AbortMultipartUpload'],
-        resources: [jobObjects],
+        resources: [jobBucket.arnForObjects(`${JobBucket.PREFIX}*`)],
       }),
     );
+    return machine;
   }
 
   /**
@@ -132,18 +156,17 @@ export class CopyStateMachine extends Construct {
         FERRY_JOB_BUCKET: this.#jobBucket.bucketName,
         FERRY_JOB_PREFIX: JobBucket.PREFIX,
         FERRY_STATE_MACHINE_ARN: this.stateMachine.stateMachineArn,
+        FERRY_RESTORE_STATE_MACHINE_ARN: this.restoreStateMachine.stateMachineArn,
       },
       timeout: Duration.minutes(1),
     });
     fn.addToRolePolicy(new PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [this.#jobBucket.arnForObjects(`${JobBucket.PREFIX}*`)] }));
-    fn.addToRolePolicy(new PolicyStatement({ actions: ['states:StartExecution'], resources: [this.stateMachine.stateMachineArn] }));
-    const executions = stack.formatArn({
-      service: 'states',
-      resource: 'execution',
-      resourceName: `${this.stateMachine.stateMachineName}:*`,
-      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-    });
-    fn.addToRolePolicy(new PolicyStatement({ actions: ['states:DescribeExecution'], resources: [executions] }));
+    const machines = [this.stateMachine, this.restoreStateMachine];
+    fn.addToRolePolicy(new PolicyStatement({ actions: ['states:StartExecution'], resources: machines.map((m) => m.stateMachineArn) }));
+    const executions = machines.map((m) =>
+      stack.formatArn({ service: 'states', resource: 'execution', resourceName: `${m.stateMachineName}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+    );
+    fn.addToRolePolicy(new PolicyStatement({ actions: ['states:DescribeExecution'], resources: executions }));
     this.#starter = fn;
     return fn;
   }

@@ -10,7 +10,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 export interface FerryFunctionProps {
   /** The folder under lambdas/ whose handler.ts this function runs. */
-  readonly handler: 'plan' | 'copy' | 'delete' | 'report' | 'start';
+  readonly handler: 'plan' | 'copy' | 'delete' | 'thaw' | 'report' | 'start';
   readonly environment: Record<string, string>;
   /** @default Duration.minutes(15) */
   readonly timeout?: Duration;

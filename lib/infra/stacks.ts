@@ -47,6 +47,10 @@ export class FerryStack extends Stack {
       value: this.copy.stateMachine.stateMachineArn,
       description: 'ferry --engine aws --state-machine-arn',
     });
+    new CfnOutput(this, 'RestoreStateMachineArn', {
+      value: this.copy.restoreStateMachine.stateMachineArn,
+      description: 'ferry restore --engine aws --state-machine-arn',
+    });
     for (const { name, schedule, ...job } of props.schedules ?? []) {
       new ScheduledJob(this, `Schedule-${name}`, { copy: this.copy, name, schedule: ScheduleExpression.expression(schedule), job });
     }

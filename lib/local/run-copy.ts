@@ -11,10 +11,12 @@ import { type PlanState, plan, startInput } from '../core/plan.ts';
 import { poolFor } from '../core/pool.ts';
 import type { ProgressSink } from '../core/progress.ts';
 import { type Report, report } from '../core/report.ts';
+import { thawPass } from '../core/thaw.ts';
 import { LocalEngine } from './engine.ts';
 import type { Json } from './jsonpath.ts';
 
 export const COPY_DEFINITION = fileURLToPath(new URL('../../state-machines/copy.asl.json', import.meta.url));
+export const RESTORE_DEFINITION = fileURLToPath(new URL('../../state-machines/restore.asl.json', import.meta.url));
 
 /** The execution input of copy.asl.json, as the local engine takes it. */
 export function executionInput(job: CopyJob, resumeFrom?: PlanState): Json {
@@ -32,7 +34,7 @@ export interface LocalRunOptions {
   readonly resumeFrom?: PlanState;
 }
 
-/** Runs the copy state machine in-process with the same handler cores the Lambdas run. */
+/** Runs the copy (or restore) state machine in-process with the same handler cores the Lambdas run. */
 export async function runLocal(job: CopyJob, options: LocalRunOptions): Promise<Report> {
   const { store, progress } = options;
   const s3 = options.s3 ?? s3Client;
@@ -59,6 +61,8 @@ export async function runLocal(job: CopyJob, options: LocalRunOptions): Promise<
         })) as unknown as Json,
       DeleteFunctionArn: async (input) =>
         (await deleteExtra(input as never, { store, s3, remainingMs: budget(), marginMs: 0 })) as unknown as Json,
+      ThawFunctionArn: async (input) =>
+        (await thawPass(input as never, { store, s3, remainingMs: budget(), marginMs: 0 })) as unknown as Json,
       ReportFunctionArn: async (input) => (await report(input as never, { store })) as unknown as Json,
     },
     readObject: async (bucket, key) => {
@@ -72,5 +76,6 @@ export async function runLocal(job: CopyJob, options: LocalRunOptions): Promise<
       await store.put(store.unlocate(key), body);
     },
   });
-  return (await engine.run(COPY_DEFINITION, executionInput(job, options.resumeFrom))) as unknown as Report;
+  const definition = job.restore ? RESTORE_DEFINITION : COPY_DEFINITION;
+  return (await engine.run(definition, executionInput(job, options.resumeFrom))) as unknown as Report;
 }

@@ -99,6 +99,14 @@ id=$(ceph -c "$conf" osd new "$uuid" 2>/dev/null)
 mkdir -p "$dir/osd/$id"
 ceph-osd -c "$conf" -i "$id" --mkfs --osd-uuid "$uuid" >/dev/null 2>&1
 ceph-osd -c "$conf" -i "$id" -f > "$dir/log/osd.out" 2>&1 & echo $! >> "$dir/pids"
+# The user and the archive storage classes exist before radosgw starts, which reads its zone's
+# placements once: GLACIER and DEEP_ARCHIVE objects are stored (as STANDARD ones are) and listed
+# with their class, as a restore needs.
+radosgw-admin -c "$conf" user create --uid ferry --display-name ferry --access-key ferry --secret ferrysecret >/dev/null
+for class in GLACIER DEEP_ARCHIVE; do
+  radosgw-admin -c "$conf" zonegroup placement add --rgw-zonegroup default --placement-id default-placement --storage-class "$class" >/dev/null
+  radosgw-admin -c "$conf" zone placement add --rgw-zone default --placement-id default-placement --storage-class "$class" --data-pool default.rgw.buckets.data >/dev/null
+done
 radosgw -c "$conf" -n client.rgw.a -f > "$dir/log/rgw.out" 2>&1 & echo $! >> "$dir/pids"
 if [ -n "$mountpoint" ]; then
   ceph -c "$conf" osd pool create cephfs_metadata 8 >/dev/null 2>&1
@@ -113,7 +121,6 @@ for _ in $(seq 1 300); do
   sleep 0.1
 done
 [ -n "$up" ] || { echo "ceph.sh: radosgw did not answer on 127.0.0.1:$port (logs in $dir/log)" >&2; exit 3; }
-radosgw-admin -c "$conf" user create --uid ferry --display-name ferry --access-key ferry --secret ferrysecret >/dev/null
 if [ -n "$mountpoint" ]; then
   mkdir -p "$mountpoint"
   for _ in $(seq 1 300); do
