@@ -265,6 +265,36 @@ describe('CDK app with a scheduled sync', () => {
     assert.ok(!JSON.stringify(starter).includes('src-a') && !JSON.stringify(starter).includes('dst-a'), JSON.stringify(starter));
   });
 
+  it('a scheduled restore: its job carries the restore options and readable copies; sync and restore together are refused', () => {
+    const nightlyRestore = { name: 'debug-env', schedule: 'cron(0 6 * * ? *)', source: 's3://src-a', destination: 's3://dst-a/debug', restore: { thawTier: 'Standard' } };
+    const ferry = Template.fromStack(appWith([nightlyRestore]).stateless);
+    const [schedule] = Object.values(ferry.findResources('AWS::Scheduler::Schedule'));
+    const input = JSON.parse(schedule!.Properties.Target.Input);
+    assert.deepEqual(input.job.restore, { thawTier: 'Standard', thawDays: 7, thawCheckSeconds: 0 });
+    assert.equal(input.job.transfer.storageClass, 'STANDARD');
+    // The starter is told both machines and starts a restore on the restore one.
+    const [starter] = Object.values(ferry.findResources('AWS::Lambda::Function', { Properties: { Environment: { Variables: { FERRY_RESTORE_STATE_MACHINE_ARN: Match.anyValue() } } } }));
+    assert.ok(starter);
+    assert.throws(() => appWith([{ ...nightlyRestore, sync: {} }]), /sync or restore, not both/);
+  });
+
+  it('roles of other accounts: only those listed may be assumed, by the functions that reach the data', () => {
+    const role = 'arn:aws:iam::111122223333:role/ferry-read';
+    const ferry = Template.fromStack(
+      buildApp(new App({ context: { 'ferry:sourceBuckets': 'src-a', 'ferry:destinationBuckets': 'dst-a', 'ferry:assumableRoles': role } })).stateless,
+    );
+    const assuming = Object.entries(ferry.findResources('AWS::IAM::Policy'))
+      .filter(([, p]) => JSON.stringify(p).includes('sts:AssumeRole'))
+      .map(([id, p]) => {
+        const s = (p.Properties.PolicyDocument.Statement as Statement[]).find((x) => JSON.stringify(x.Action).includes('sts:AssumeRole'))!;
+        assert.equal(s.Resource, role);
+        return id.replace(/ServiceRole.*/, '');
+      });
+    assert.deepEqual(assuming.sort(), ['CopyCopier', 'CopyDeleter', 'CopyPlanner', 'CopyThawer']);
+    const plain = Template.fromStack(appWith([]).stateless);
+    assert.ok(!JSON.stringify(plain.findResources('AWS::IAM::Policy')).includes('sts:AssumeRole'));
+  });
+
   it('no schedule, no starter; a schedule outside the stack buckets or misnamed is refused at synth', () => {
     const plain = Template.fromStack(appWith([]).stateless);
     assert.equal(Object.keys(plain.findResources('AWS::Scheduler::Schedule')).length, 0);

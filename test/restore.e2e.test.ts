@@ -6,7 +6,7 @@
 // timing, and the answers to RestoreObject, are not the real service's).
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -173,6 +173,33 @@ describe('ferry restore on radosgw', () => {
     // cold/g1's current version is new (one request); d1 and warm are thawed already.
     const asked = [...proxy.restoreRequests].filter(([k, n]) => n !== (before.get(k) ?? 0)).map(([k]) => k.split('?')[0]);
     assert.deepEqual(asked, ['backup/cold/g1']);
+  });
+
+  it('restores onto a directory as it was at an instant: versions read by id, a new archived object thawed in the process', async () => {
+    await put('cold/late', 'archived after the other restores', 'GLACIER');
+    await nextSecond();
+    const T2 = new Date().toISOString();
+    await nextSecond();
+    await put('k1', 'k1 third, after T2');
+    const expected = new Map(now);
+    expected.set('k1', Buffer.from('k1 second, after T'));
+    const dir = path.join(await tempDir(), 'volume');
+    const run = await restore(['s3://backup', dir, '--at', T2, '--json']);
+    assert.equal(run.code, 0, run.stderr);
+    const report = JSON.parse(run.stdout);
+    assert.deepEqual(report.objects, { total: expected.size, copied: expected.size, skipped: 0, failed: 0 });
+    const files = new Map<string, Buffer>();
+    for (const key of expected.keys()) files.set(key, await readFile(path.join(dir, key)).catch(() => Buffer.from('(missing)')));
+    assertSame(files, expected);
+    const written = (await readdir(dir, { recursive: true, withFileTypes: true })).filter((f) => f.isFile());
+    assert.equal(written.length, expected.size, 'nothing else is written (no temporary file left)');
+    const csv = await readFile(path.join(path.dirname(report.reportPath), 'objects.csv'), 'utf8');
+    assert.match(csv, /^k2,[^,]+,,,skipped,deleted at that time/m);
+    assert.match(csv, /^cold\/late,[^,]+,GLACIER,requested,copied,$/m);
+    assert.match(csv, /^cold\/d1,[^,]+,DEEP_ARCHIVE,not-needed,copied,$/m);
+    assert.equal([...proxy.restoreRequests].filter(([k]) => k.startsWith('backup/cold/late?')).map(([, n]) => n).join(), '1');
+    // In every restore so far, no archived object was read before its thaw was done.
+    assert.equal(proxy.refusedReads, 0);
   });
 
   it('refuses a destination inside the source, a source never versioned with --at, a time to come, a time without its zone', async () => {

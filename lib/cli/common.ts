@@ -21,6 +21,10 @@ export const JOB_OPTIONS = {
   profile: { type: 'string' },
   'source-profile': { type: 'string' },
   'dest-profile': { type: 'string' },
+  'source-role-arn': { type: 'string' },
+  'dest-role-arn': { type: 'string' },
+  'source-external-id': { type: 'string' },
+  'dest-external-id': { type: 'string' },
   region: { type: 'string' },
   include: { type: 'string', multiple: true },
   exclude: { type: 'string', multiple: true },
@@ -73,7 +77,19 @@ export function s3Location(text: string, role: string): S3Location {
 /** How one side is reached: its own options first, then the common ones. */
 export function sideConfig(o: Values, side: 'source' | 'dest'): EndpointConfig {
   const text = (k: string) => o[k] as string | undefined;
-  return { endpoint: text(`${side}-endpoint-url`) ?? text('endpoint-url'), profile: text(`${side}-profile`) ?? text('profile'), region: text('region') };
+  const roleArn = text(`${side}-role-arn`);
+  const externalId = text(`${side}-external-id`);
+  if (roleArn !== undefined && !/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@\/-]+$/.test(roleArn)) {
+    throw new BadInputError(`--${side}-role-arn: not a role ARN (arn:aws:iam::ACCOUNT:role/NAME): "${roleArn}"`);
+  }
+  if (externalId !== undefined && roleArn === undefined) throw new BadInputError(`--${side}-external-id goes with --${side}-role-arn`);
+  return {
+    endpoint: text(`${side}-endpoint-url`) ?? text('endpoint-url'),
+    profile: text(`${side}-profile`) ?? text('profile'),
+    region: text('region'),
+    roleArn,
+    externalId,
+  };
 }
 
 /** What every job takes from the command line, checked. */

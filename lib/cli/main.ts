@@ -34,7 +34,10 @@ commands:
   sync SRC DST     s3:// to s3://, a directory to s3:// or s3:// to a directory: copy only what is missing or differs;
                    --delete also deletes what the source does not have
   verify SRC DST   compare two sides (s3:// or a directory): keys, sizes, checksums where comparable; exit 1 if they differ
-  plan SRC DST     what a sync would do, counted (to copy, unchanged, only at the destination); changes nothing
+  plan SRC DST     what a sync would do, counted (to copy, unchanged, only at the destination); changes nothing;
+                   with --at or --restore, what a restore would do (objects, thaws with their wait and cost)
+  restore SRC DST  s3://bucket[/prefix] as it was --at an instant (or as it is now) into s3://bucket[/prefix] or
+                   a directory; archived objects are thawed first, the rest copied meanwhile
   scan SRC --to DST --queue URL --job-bucket NAME
                    fleet mode: walk a directory (to s3://bucket[/prefix]) or list s3:// (to a directory)
                    into manifests sent to an SQS queue, then follow the workers to the job's report
@@ -49,6 +52,9 @@ options of copy:
   --profile NAME                AWS profile for both sides (default: AWS_PROFILE)
   --source-profile NAME         AWS profile of the source
   --dest-profile NAME           AWS profile of the destination
+  --source-role-arn ARN         a role to assume for the source (another account's; kept in the job, so the
+                                cloud's Lambdas assume it too), with --source-external-id ID if its trust asks
+  --dest-role-arn ARN           the same for the destination, with --dest-external-id ID
   --region REGION               AWS region (default: AWS_REGION, then the profile's)
   --include GLOB                copy only keys matching GLOB (relative to the source prefix; repeatable)
   --exclude GLOB                skip keys matching GLOB (repeatable)
@@ -74,6 +80,13 @@ options of sync and plan (besides those of copy):
   --force                       delete even beyond --max-delete
   --size-only                   same size means unchanged
   --checksum                    compare ETags where both are comparable, else as the default (size, then times)
+
+options of restore (besides those of copy):
+  --at TIME                     an ISO 8601 instant with its zone (2026-11-01T00:00:00Z): each key's newest version
+                                then; keys deleted then or written later are left out (listed in objects.csv)
+  --thaw-tier Bulk|Standard|Expedited   how archived objects are thawed (default Bulk)
+  --thaw-days N                 how long thawed copies stay readable (default 7)
+  --thaw-check-seconds N        between checks on thaws under way (default 60 Expedited, 900 Standard, 3600 Bulk)
 
 options of verify:
   --endpoint-url, --source-*, --dest-*, --profile, --region, --include, --exclude, --json, --job-dir   as for copy
@@ -293,8 +306,9 @@ async function copyCommand(args: string[], mode: Mode): Promise<number> {
     if (!stateMachineArn || !jobBucket) {
       throw new BadInputError('--engine aws needs --state-machine-arn and --job-bucket (the stack outputs them)');
     }
-    // In the cloud the Lambdas reach S3 with their roles: endpoints and profiles stay local.
-    const cloudJob: CopyJob = { ...job, source: { ...source }, destination: { ...destination } };
+    // In the cloud the Lambdas reach S3 with their roles (and assume the sides' roles): endpoints and profiles stay local.
+    const roleOf = ({ roleArn, externalId }: typeof sourceSide) => dropUndefined({ roleArn, externalId });
+    const cloudJob: CopyJob = { ...job, source: { ...source, ...roleOf(sourceSide) }, destination: { ...destination, ...roleOf(destSide) } };
     const s3Store = new S3JobStore(s3Client({ profile: o.profile, region: o.region }), jobBucket);
     store = s3Store;
     where = (key) => `s3://${jobBucket}/${s3Store.locate(key)}`;

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { S3Client } from '@aws-sdk/client-s3';
+import { fromIni, fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { BadInputError } from './errors.ts';
@@ -10,6 +11,12 @@ export interface EndpointConfig {
   readonly endpoint?: string;
   readonly profile?: string;
   readonly region?: string;
+  /**
+   * A role to assume for this side (another account's, typically), with the ExternalId its trust
+   * policy asks for. Unlike a profile it is kept in the job, so the cloud's Lambdas assume it too.
+   */
+  readonly roleArn?: string;
+  readonly externalId?: string;
 }
 
 const clients = new Map<string, S3Client>();
@@ -35,7 +42,7 @@ function keepAliveHandler(requestTimeout: number): NodeHttpHandler {
  */
 export function s3Client(config: EndpointConfig): S3Client {
   const endpoint = config.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
-  const id = JSON.stringify([endpoint, config.profile, config.region]);
+  const id = JSON.stringify([endpoint, config.profile, config.region, config.roleArn, config.externalId]);
   let client = clients.get(id);
   if (!client) {
     client = new S3Client({
@@ -54,6 +61,7 @@ export function s3Client(config: EndpointConfig): S3Client {
         responseChecksumValidation: 'WHEN_REQUIRED' as const,
       }),
       requestHandler: keepAliveHandler(60_000),
+      ...(config.roleArn && { credentials: assumedRole(config) }),
     });
     clients.set(id, client);
   }
@@ -82,7 +90,19 @@ export function sqsClient(config: Omit<EndpointConfig, 'endpoint'>, queueUrl: st
 
 /** Whether two endpoint configs reach the same service as the same principal: server-side copy works. */
 export function sameService(a: EndpointConfig, b: EndpointConfig): boolean {
-  return a.endpoint === b.endpoint && a.profile === b.profile && a.region === b.region;
+  return a.endpoint === b.endpoint && a.profile === b.profile && a.region === b.region && a.roleArn === b.roleArn && a.externalId === b.externalId;
+}
+
+/**
+ * Credentials of an assumed role, refreshed before they expire, from the profile's (or the
+ * environment's, or the Lambda's) own. STS is reached as the SDK does (AWS_ENDPOINT_URL_STS applies).
+ */
+function assumedRole(config: EndpointConfig) {
+  return fromTemporaryCredentials({
+    params: { RoleArn: config.roleArn!, RoleSessionName: 'ferry', ...(config.externalId && { ExternalId: config.externalId }) },
+    ...(config.profile && { masterCredentials: fromIni({ profile: config.profile }) }),
+    clientConfig: { region: config.region ?? regionFallback(config.endpoint) ?? 'us-east-1' },
+  });
 }
 
 // The aws-cli's order: AWS_REGION, AWS_DEFAULT_REGION, then the profile's region (which the SDK

@@ -205,8 +205,9 @@ export class LeanS3 {
   }
 
   /** GetObject of a small object, whole, with the headers a pull needs. */
-  async getObject(p: { Bucket: string; Key: string; IfMatch?: string }): Promise<LeanGot> {
-    const { body, headers } = await this.#send('GET', p.Bucket, p.Key, p.IfMatch ? { 'if-match': p.IfMatch } : {});
+  async getObject(p: { Bucket: string; Key: string; IfMatch?: string; VersionId?: string }): Promise<LeanGot> {
+    const query = p.VersionId ? { versionId: p.VersionId } : undefined;
+    const { body, headers } = await this.#send('GET', p.Bucket, p.Key, p.IfMatch ? { 'if-match': p.IfMatch } : {}, undefined, false, query);
     const metadata: Record<string, string> = {};
     for (const [name, value] of Object.entries(headers)) {
       if (name.startsWith('x-amz-meta-') && typeof value === 'string') metadata[name.slice('x-amz-meta-'.length)] = value;

@@ -216,10 +216,10 @@ async function planRange(job: CopyJob, range: KeyRange, totals: Totals, deps: Pl
 }
 
 /** Keys with no object at a restore's instant, listed this many to a batch. */
-const ABSENT_BATCH = 1000;
+export const ABSENT_BATCH = 1000;
 
 /** Manifest lines, written out at N entries or M bytes of objects, each manifest numbered by `next`. */
-class ManifestWriter {
+export class ManifestWriter {
   #lines: string[] = [];
   #bytes = 0;
   readonly store: JobStore;

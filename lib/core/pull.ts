@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { countRetries, emptyResult, type ManifestResult, tally } from './copy.ts';
+import { countRetries, emptyResult, type Failure, type ManifestResult, tally } from './copy.ts';
 import { type LeanGot, LeanS3 } from './lean-s3.ts';
 import { IntegrityError } from './transfer.ts';
 import type { PullJob } from './job.ts';
@@ -17,8 +17,10 @@ import { DeleteBatches, type DeleteResult, type DeleteState, noSyncCounts, type 
 import { decide, type Entry, entryOf, mergeJoin, plainMd5 } from './diff.ts';
 import { jobKeys } from './job.ts';
 import { getText } from './jobstore.ts';
-import { parseManifest } from './manifest.ts';
-import { deleteRefusal, type PlanState } from './plan.ts';
+import { LineBatches, parseManifest } from './manifest.ts';
+import { ABSENT_BATCH, deleteRefusal, ManifestWriter, type PlanState } from './plan.ts';
+import { type ArchivedCounts, isArchiveClass, type ThawState, thawFailures, thawPass } from './thaw.ts';
+import { keysAt } from './versions.ts';
 import { filesAt } from './walk.ts';
 
 /** Why a key cannot become a file under the destination directory, or undefined when it can. */
@@ -38,6 +40,8 @@ export interface PullLine {
   e?: string;
   /** A sync's reason to copy (see `decide`). */
   r?: string;
+  /** A restore at an instant: the version to read. */
+  v?: string;
 }
 
 /**
@@ -53,17 +57,51 @@ export async function pull(job: PullJob, deps: InProcessDeps): Promise<Report> {
   const planned: Planned = { manifests: 0, objects: 0, bytes: 0 };
   const sync = noSyncCounts();
   const made = new Set<string>();
-  const manifests = listIntoManifests(job, deps.s3(job.source), deps.store, scan, planned, deps.progress, sync);
+  const restore: RestoreCounts | undefined = job.restore && {
+    thawManifests: 0,
+    archived: {},
+    ...(job.restore.at && { absent: { deleted: 0, later: 0 }, absentBatches: 0 }),
+  };
+  const manifests = listIntoManifests(job, deps.s3(job.source), deps.store, scan, planned, deps.progress, sync, restore);
   const stop = deps.stop ?? (() => false);
   await eachAtOnce(manifests, MANIFESTS_IN_FLIGHT, stop, async ({ manifest, lines }) => {
     if (!job.dryRun) await pullManifest(job, manifest, lines, deps, made, stop);
   });
   deps.progress.planningDone = true;
+  if (restore) {
+    if (!job.dryRun && restore.thawManifests > 0) await thawThenPull(job, restore.thawManifests, deps, made, stop);
+    return reportInProcessJob(deps.store, job, { ...planned, ...restore }, scan);
+  }
   if (!job.sync) return reportInProcessJob(deps.store, job, planned, scan);
   const refused = deleteRefusal(job.sync, sync.extra, sync.destinationObjects);
   const totals = { ...planned, ...sync, ...(refused && { deleteRefused: refused }) };
   const deleted = job.sync.delete && !job.dryRun && !stop() ? await deleteFiles(job, deps.store, { done: true, startAfter: '', ...totals }) : undefined;
   return reportInProcessJob(deps.store, job, totals, scan, deleted);
+}
+
+/** What a restore's listing counts besides the objects: the archived ones (in thaw manifests), and keys with no object then. */
+type RestoreCounts = { thawManifests: number; archived: ArchivedCounts; absent?: { deleted: number; later: number }; absentBatches?: number };
+
+/**
+ * A restore's archived objects, after the readable ones: their thaws requested, checked every
+ * `waitSeconds` in this process (the state machine's Wait loop, here), then downloaded. A stop
+ * leaves the rest unpulled (reported NotCopied); a rerun asks for no thaw twice.
+ */
+async function thawThenPull(job: PullJob, thawManifests: number, deps: InProcessDeps, made: Set<string>, stop: () => boolean): Promise<void> {
+  const thawDeps = { store: deps.store, s3: deps.s3, remainingMs: () => Number.POSITIVE_INFINITY, marginMs: 0 };
+  let thaw: ThawState | null = null;
+  for (;;) {
+    thaw = await thawPass({ jobId: job.jobId, plan: { thawManifests } as PlanState, thaw }, thawDeps);
+    if (thaw.done) break;
+    for (const until = Date.now() + thaw.waitSeconds * 1000; Date.now() < until; ) {
+      if (stop()) return;
+      await new Promise((r) => setTimeout(r, Math.min(1000, until - Date.now())));
+    }
+  }
+  for (let n = 1; n <= thawManifests && !stop(); n++) {
+    const manifest = jobKeys.thawManifest(job.jobId, n);
+    await pullManifest(job, manifest, parseManifest(await getText(deps.store, manifest)), deps, made, stop);
+  }
 }
 
 /**
@@ -106,6 +144,7 @@ export async function* listIntoManifests(
   planned: Planned,
   progress: ProgressSink,
   sync: SyncCounts = noSyncCounts(),
+  restore?: RestoreCounts,
 ): AsyncGenerator<{ manifest: string; lines: PullLine[] }> {
   const wanted = keyFilter(job.include, job.exclude);
   let batch: PullLine[] = [];
@@ -115,7 +154,9 @@ export async function* listIntoManifests(
     return saveManifest(store, job.jobId, planned, lines);
   };
   const deletes = new DeleteBatches(store, job.jobId, sync);
-  const listed = listObjects(client, job.source.bucket, job.source.prefix);
+  // A restore's archived objects wait for their thaws in manifests of their own.
+  const archived = restore && new ManifestWriter(store, job.manifestMaxEntries, job.manifestMaxBytes, (n) => jobKeys.thawManifest(job.jobId, n), () => ++restore.thawManifests);
+  const listed = job.restore?.at ? presentAt(job, client, store, wanted, restore!) : listObjects(client, job.source.bucket, job.source.prefix);
   const pairs: AsyncIterable<[ListedObject | undefined, Entry | undefined]> = job.sync
     ? (mergeJoin(listed, filesAt(job.destination.path)) as AsyncGenerator<[ListedObject | undefined, Entry | undefined]>)
     : pairsOf(listed);
@@ -153,15 +194,37 @@ export async function* listIntoManifests(
       progress.object('skipped');
       continue;
     }
-    const line: PullLine = o.etag ? { k: o.key, s: o.size, e: o.etag } : { k: o.key, s: o.size };
-    batch.push(reason ? { ...line, r: reason } : line);
     planned.objects++;
     planned.bytes += o.size;
     progress.planned(planned.objects + sync.skipped, planned.bytes);
+    if (archived && isArchiveClass(o.storageClass)) {
+      const counts = (restore!.archived[o.storageClass!] ??= { objects: 0, bytes: 0 });
+      counts.objects++;
+      counts.bytes += o.size;
+      await archived.add(o);
+      continue;
+    }
+    const line: PullLine = o.etag ? { k: o.key, s: o.size, e: o.etag } : { k: o.key, s: o.size };
+    if (o.versionId) line.v = o.versionId;
+    batch.push(reason ? { ...line, r: reason } : line);
     if (batch.length >= job.manifestMaxEntries) yield await flush();
   }
   if (batch.length > 0) yield await flush();
   await deletes.flush();
+  await archived?.flush();
+}
+
+/** The objects of a restore's instant; keys with no object then are counted and listed (the report's objects.csv). */
+async function* presentAt(job: PullJob, client: S3Client, store: JobStore, wanted: (key: string) => boolean, restore: RestoreCounts): AsyncGenerator<ListedObject> {
+  const absent = new LineBatches(store, (n) => jobKeys.absent(job.jobId, n), () => (restore.absentBatches = (restore.absentBatches ?? 0) + 1), ABSENT_BATCH);
+  for await (const k of keysAt(client, job.source.bucket, job.source.prefix, new Date(job.restore!.at!))) {
+    if (k.state === 'present') yield k.object;
+    else if (wanted(k.key)) {
+      restore.absent![k.state]++;
+      await absent.add(k.state === 'deleted' ? { k: k.key, why: 'deleted', v: k.versionId } : { k: k.key, why: 'later' });
+    }
+  }
+  await absent.flush();
 }
 
 /** A listing alone, as the pairs a merge-join yields. */
@@ -190,11 +253,18 @@ export async function pullManifest(
   const onRetry = countRetries(result, deps.pool, deps.progress);
   const leanPath = await LeanS3.for(client);
   const lean = leanPath?.handles(job.source.bucket) ? leanPath : undefined;
+  // A restore's archived objects that could not be thawed are failed with why, not tried.
+  const unthawed = job.restore ? await thawFailures(deps.store, job.jobId, manifest) : new Map<number, Failure>();
   const downloads: Promise<void>[] = [];
-  for (const line of lines) {
+  for (const [index, line] of lines.entries()) {
     if (stop()) break;
+    const unthawable = unthawed.get(index);
+    if (unthawable) {
+      downloads.push(tally(result, deps.progress, line.k, line.s, Promise.reject(new IntegrityError(unthawable.code, unthawable.message))));
+      continue;
+    }
     await deps.pool.ready();
-    const entry: ListedObject = { key: line.k, size: line.s, etag: line.e };
+    const entry: ListedObject = { key: line.k, size: line.s, etag: line.e, versionId: line.v };
     const file = path.join(root, entry.key);
     const held = lean && entry.size <= SMALL_OBJECT ? entry.size : 0; // fetched whole into memory
     const work = withRetry(() => deps.pool.run(() => download(job, entry, file, client, lean, made), 'normal', held), onRetry).then(() =>
@@ -232,7 +302,7 @@ async function download(job: PullJob, entry: ListedObject, file: string, client:
     await mkdir(dir, { recursive: true });
     made.add(dir);
   }
-  const request = { Bucket: job.source.bucket, Key: job.source.prefix + entry.key, IfMatch: entry.etag };
+  const request = { Bucket: job.source.bucket, Key: job.source.prefix + entry.key, IfMatch: entry.etag, VersionId: entry.versionId };
   const tmp = `${file}.ferry-${TMP_TAG}-${++tmpCount}.tmp`;
   try {
     let got: Pick<LeanGot, 'Metadata' | 'LastModified' | 'ServerSideEncryption' | 'SSECustomerAlgorithm'>;

@@ -76,7 +76,7 @@ export async function report(input: ReportInput, deps: { store: JobStore; now?: 
     }
   }
 
-  const restored = job.kind !== 'push' && job.restore ? new RestoreAccount() : undefined;
+  const restored = job.restore ? new RestoreAccount() : undefined;
   if (!input.dryRun) {
     const index = input.plan.done ? await getJson<IndexItem[]>(store, jobKeys.index(job.jobId)) : [];
     if (input.plan.done && input.plan.thawIndex) index.push(...(await getJson<IndexItem[]>(store, jobKeys.thawIndex(job.jobId))));
@@ -133,7 +133,6 @@ export async function report(input: ReportInput, deps: { store: JobStore; now?: 
     ...(input.plan.extra !== undefined && { destinationOnly: input.plan.extra }),
     ...(deletes && { deletes }),
     ...(restored &&
-      job.kind !== 'push' &&
       job.restore && {
         restore: {
           ...(job.restore.at && { at: job.restore.at }),
@@ -173,14 +172,20 @@ export async function reportInProcessJob(
 }
 
 /** What a walk or listing planned: manifests, objects and bytes, and for a sync what it found. */
-export type PlanTotals = Omit<PlanState, 'done' | 'startAfter' | 'ranges' | 'index' | 'mapResults'>;
+export type PlanTotals = Omit<PlanState, 'done' | 'startAfter' | 'ranges' | 'index' | 'mapResults' | 'thawIndex'>;
 
 /** Records a finished walk or listing: the manifest index, scan.json, and the plan, marked done. */
 export async function finishPlanning(store: JobStore, jobId: string, totals: PlanTotals, scan: ScanResult): Promise<PlanState> {
   const index = Array.from({ length: totals.manifests }, (_, i) => ({ manifest: jobKeys.manifest(jobId, i + 1) }));
   await store.put(jobKeys.index(jobId), JSON.stringify(index));
   await store.put(jobKeys.scan(jobId), JSON.stringify(scan));
-  const plan: PlanState = { done: true, startAfter: '', ...totals };
+  let thawIndex: PlanState['thawIndex'];
+  if (totals.thawManifests !== undefined) {
+    const items = Array.from({ length: totals.thawManifests }, (_, i) => ({ manifest: jobKeys.thawManifest(jobId, i + 1) }));
+    await store.put(jobKeys.thawIndex(jobId), JSON.stringify(items));
+    thawIndex = { Bucket: store.bucket, Key: store.locate(jobKeys.thawIndex(jobId)) };
+  }
+  const plan: PlanState = { done: true, startAfter: '', ...totals, ...(thawIndex && { thawIndex }) };
   await store.put(jobKeys.plan(jobId), JSON.stringify(plan));
   return plan;
 }

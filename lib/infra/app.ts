@@ -1,7 +1,7 @@
 import { App } from 'aws-cdk-lib';
 import { FerryStack, FerryStatefulStack } from './stacks.ts';
 
-/** Bucket lists from context: `-c ferry:sourceBuckets=a,b` or cdk.json. */
+/** Lists from context: `-c ferry:sourceBuckets=a,b` or cdk.json. */
 function bucketList(app: App, key: string): string[] {
   const value: unknown = app.node.tryGetContext(key);
   const list = Array.isArray(value) ? value : typeof value === 'string' ? value.split(',') : [];
@@ -17,6 +17,7 @@ export function buildApp(app = new App()): { app: App; stateful: FerryStatefulSt
     env,
     jobBucket: stateful.jobBucket,
     ...buckets,
+    assumableRoles: bucketList(app, 'ferry:assumableRoles'),
     schedules: typeof schedules === 'string' ? JSON.parse(schedules) : (schedules ?? []),
   });
   return { app, stateful, stateless };

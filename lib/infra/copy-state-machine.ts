@@ -19,6 +19,11 @@ export interface CopyStateMachineProps {
   readonly sourceBuckets: readonly string[];
   /** Buckets ferry may write to (names). */
   readonly destinationBuckets: readonly string[];
+  /**
+   * Roles (ARNs) a job's side may name for the functions to assume, typically in another account
+   * whose trust policy names these functions' roles and an ExternalId. Nothing else is assumable.
+   */
+  readonly assumableRoles?: readonly string[];
   /** @default `${stackName}-copy` (and `${stackName}-restore` for the restore state machine) */
   readonly stateMachineName?: string;
 }
@@ -94,6 +99,12 @@ export class CopyStateMachine extends Construct {
           resources: objectArns(props.destinationBuckets),
         }),
       );
+    }
+
+    if (props.assumableRoles?.length) {
+      for (const fn of [this.planner, this.copier, this.deleter, this.thawer]) {
+        fn.addToRolePolicy(new PolicyStatement({ actions: ['sts:AssumeRole'], resources: [...props.assumableRoles] }));
+      }
     }
 
     const name = props.stateMachineName ?? `${stack.stackName}-copy`;

@@ -1,12 +1,12 @@
 import { ContextAttribute, Schedule, type ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/aws-scheduler';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import { Construct } from 'constructs';
-import { type CopyJob, DEFAULT_MANIFEST_MAX_BYTES, DEFAULT_MANIFEST_MAX_ENTRIES, defaultTransferOptions, type SyncOptions } from '../core/job.ts';
+import { type CopyJob, DEFAULT_MANIFEST_MAX_BYTES, DEFAULT_MANIFEST_MAX_ENTRIES, defaultTransferOptions, type RestoreOptions, type SyncOptions } from '../core/job.ts';
 import { overlaps, parseLocation, type S3Location } from '../core/locations.ts';
 import type { ScheduledRunInput } from '../core/schedule.ts';
 import type { CopyStateMachine } from './copy-state-machine.ts';
 
-/** The job a schedule runs: a copy, or a sync when `sync` is given. */
+/** The job a schedule runs: a copy, a sync when `sync` is given, or a restore (of the current state, thawed) when `restore` is. */
 export interface ScheduledJobSpec {
   /** s3://bucket[/prefix], a bucket among the stack's source buckets. */
   readonly source: string;
@@ -14,6 +14,8 @@ export interface ScheduledJobSpec {
   readonly destination: string;
   /** Sync options; every one has the CLI's default (compare by size and time, no delete, 50%). */
   readonly sync?: Partial<SyncOptions>;
+  /** Restore options (`thawTier`, default Bulk; `thawDays`, default 7; `at`, a fixed instant): the run goes on the restore state machine. */
+  readonly restore?: Partial<RestoreOptions>;
   readonly include?: readonly string[];
   readonly exclude?: readonly string[];
 }
@@ -49,7 +51,9 @@ export class ScheduledJob extends Construct {
     }
     if (overlaps(source, destination)) throw new Error(`ScheduledJob ${id}: the destination overlaps the source`);
 
+    if (props.job.sync && props.job.restore) throw new Error(`ScheduledJob ${id}: sync or restore, not both`);
     const sync = props.job.sync && { compare: 'time' as const, delete: false, maxDeletePercent: 50, force: false, ...props.job.sync };
+    const restore = props.job.restore && { thawTier: 'Bulk' as const, thawDays: 7, thawCheckSeconds: 0, ...props.job.restore };
     const job: Omit<CopyJob, 'jobId' | 'createdAt'> = {
       kind: 'copy',
       source,
@@ -57,15 +61,17 @@ export class ScheduledJob extends Construct {
       include: [...(props.job.include ?? [])],
       exclude: [...(props.job.exclude ?? [])],
       dryRun: false,
-      transfer: defaultTransferOptions,
+      // A restore's copies are readable (STANDARD), as on the command line.
+      transfer: restore ? { ...defaultTransferOptions, storageClass: 'STANDARD' } : defaultTransferOptions,
       manifestMaxEntries: DEFAULT_MANIFEST_MAX_ENTRIES,
       manifestMaxBytes: DEFAULT_MANIFEST_MAX_BYTES,
       ...(sync && { sync }),
+      ...(restore && { restore }),
     };
     const input: ScheduledRunInput = { schedule: props.name, scheduledTime: ContextAttribute.scheduledTime, job };
     this.schedule = new Schedule(this, 'Schedule', {
       schedule: props.schedule,
-      description: `ferry ${sync ? 'sync' : 'copy'} ${props.job.source} -> ${props.job.destination}`,
+      description: `ferry ${sync ? 'sync' : restore ? 'restore' : 'copy'} ${props.job.source} -> ${props.job.destination}`,
       target: new LambdaInvoke(props.copy.starter(), { input: ScheduleTargetInput.fromObject(input), retryAttempts: 3 }),
     });
   }

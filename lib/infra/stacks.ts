@@ -32,6 +32,8 @@ export interface FerryStackProps extends StackProps {
   readonly jobBucket: IBucket;
   readonly sourceBuckets: readonly string[];
   readonly destinationBuckets: readonly string[];
+  /** Roles in other accounts the functions may assume for a side (`--source-role-arn`, `--dest-role-arn`). */
+  readonly assumableRoles?: readonly string[];
   /** Jobs run on a schedule (`ferry:schedules` in cdk.json): each a name, an expression and a job. */
   readonly schedules?: readonly ({ readonly name: string; readonly schedule: string } & ScheduledJobSpec)[];
 }
