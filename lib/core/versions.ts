@@ -39,11 +39,11 @@ export async function* keysAt(
   prefix: string,
   at: Date,
   startAfter = '',
-  onRetry: (info: ErrorInfo) => void = () => {},
+  options: ListingOptions = {},
 ): AsyncGenerator<KeyAt> {
   let current: string | undefined;
   let settled = false;
-  for await (const v of listVersions(client, bucket, prefix, startAfter, onRetry)) {
+  for await (const v of listVersions(client, bucket, prefix, startAfter, options)) {
     if (v.key !== current) {
       if (current !== undefined && !settled) yield { state: 'later', key: current };
       current = v.key;
@@ -71,16 +71,17 @@ export async function* listVersions(
   bucket: string,
   prefix: string,
   startAfter = '',
-  onRetry: (info: ErrorInfo) => void = () => {},
+  options: ListingOptions = {},
 ): AsyncGenerator<ListedVersion> {
-  const leanPath = await LeanS3.for(client);
+  const { onRetry = () => {}, pageSize } = options;
+  const leanPath = options.sdk ? undefined : await LeanS3.for(client);
   const lean = leanPath?.handles(bucket) ? leanPath : undefined;
   let keyMarker = startAfter ? prefix + startAfter : undefined;
   let versionMarker: string | undefined;
   let previous = '';
   for (;;) {
     const page = await withRetry(
-      () => (lean ? leanPage(lean, bucket, prefix, keyMarker, versionMarker) : sdkPage(client, bucket, prefix, keyMarker, versionMarker)),
+      () => (lean ? leanPage(lean, bucket, prefix, keyMarker, versionMarker, pageSize) : sdkPage(client, bucket, prefix, keyMarker, versionMarker, pageSize)),
       onRetry,
     );
     for (const v of page.versions) {
@@ -97,6 +98,14 @@ export async function* listVersions(
   }
 }
 
+export interface ListingOptions {
+  readonly onRetry?: (info: ErrorInfo) => void;
+  /** Versions a page (S3's default, 1,000, when absent). */
+  readonly pageSize?: number;
+  /** Read pages through the SDK even where the XML path applies (both are tested). */
+  readonly sdk?: boolean;
+}
+
 interface VersionPage {
   readonly versions: ListedVersion[];
   readonly truncated: boolean;
@@ -104,8 +113,9 @@ interface VersionPage {
   readonly nextVersionIdMarker?: string;
 }
 
-async function leanPage(lean: LeanS3, bucket: string, prefix: string, keyMarker?: string, versionMarker?: string): Promise<VersionPage> {
+async function leanPage(lean: LeanS3, bucket: string, prefix: string, keyMarker?: string, versionMarker?: string, pageSize?: number): Promise<VersionPage> {
   const query: Record<string, string> = { versions: '' };
+  if (pageSize) query['max-keys'] = String(pageSize);
   if (prefix) query.prefix = prefix;
   if (keyMarker) query['key-marker'] = keyMarker;
   if (keyMarker && versionMarker) query['version-id-marker'] = versionMarker;
@@ -139,10 +149,11 @@ async function leanPage(lean: LeanS3, bucket: string, prefix: string, keyMarker?
   };
 }
 
-async function sdkPage(client: S3Client, bucket: string, prefix: string, keyMarker?: string, versionMarker?: string): Promise<VersionPage> {
+async function sdkPage(client: S3Client, bucket: string, prefix: string, keyMarker?: string, versionMarker?: string, pageSize?: number): Promise<VersionPage> {
   const page = await client.send(
     new ListObjectVersionsCommand({
       Bucket: bucket,
+      MaxKeys: pageSize,
       Prefix: prefix || undefined,
       KeyMarker: keyMarker,
       VersionIdMarker: keyMarker ? versionMarker : undefined,
