@@ -227,6 +227,24 @@ describe('ferry restore on radosgw', () => {
     assert.equal(proxy.refusedReads, 0);
   });
 
+  it('an object that cannot be thawed (Expedited from Deep Archive) is failed with why; the rest is restored; exit 1', async () => {
+    await put('cold/deep2', 'in DEEP_ARCHIVE, never thawed yet', 'DEEP_ARCHIVE');
+    const run = await restore(['s3://backup/cold', 's3://debug2/cold', '--thaw-tier', 'Expedited', '--json']);
+    assert.equal(run.code, 1, run.stderr);
+    const report = JSON.parse(run.stdout);
+    const cold = [...now.keys()].filter((k) => k.startsWith('cold/'));
+    assert.deepEqual(report.objects, { total: cold.length, copied: cold.length - 1, skipped: 0, failed: 1 });
+    const restored = await bodies(rgw.client, 'debug2', 'cold/');
+    assert.deepEqual([...restored.keys()].sort(), cold.filter((k) => k !== 'cold/deep2').map((k) => k.slice(5)).sort());
+    const failures = await readFile(path.join(path.dirname(report.reportPath), 'failures.csv'), 'utf8');
+    assert.match(failures, /^deep2,\d+,InvalidArgument,not thawed: Expedited retrieval is not supported/m);
+    const csv = await readFile(path.join(path.dirname(report.reportPath), 'objects.csv'), 'utf8');
+    assert.match(csv, /^deep2,,DEEP_ARCHIVE,failed,failed,InvalidArgument: not thawed/m);
+    assert.equal(proxy.refusedReads, 0, 'the unthawable object was never read');
+    // debug2 is left empty for the refusals below.
+    for (const key of await listAll(rgw.client, 'debug2', '')) await rgw.client.send(new DeleteObjectCommand({ Bucket: 'debug2', Key: key }));
+  });
+
   it('refuses a destination inside the source, a source never versioned with --at, a time to come, a time without its zone', async () => {
     const cases: [string[], RegExp][] = [
       [['s3://backup', 's3://backup/restored', '--at', T], /overlaps the source s3:\/\/backup\/: a restore never writes to its source/],

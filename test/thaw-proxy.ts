@@ -18,6 +18,14 @@ export interface ThawProxy {
 
 const ARCHIVED = new Set(['GLACIER', 'DEEP_ARCHIVE']);
 
+function text(req: http.IncomingMessage): Promise<string> {
+  return new Promise((resolve) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => resolve(body));
+  });
+}
+
 /** `upstream` is reached with `client` (radosgw's own credentials) to learn an object's storage class. */
 export async function startThawProxy(upstream: string, client: S3Client, thawMs: number): Promise<ThawProxy> {
   const target = new URL(upstream);
@@ -50,18 +58,22 @@ export async function startThawProxy(upstream: string, client: S3Client, thawMs:
     const url = new URL(req.url ?? '/', 'http://proxy');
     const isObject = url.pathname.split('/').filter(Boolean).length >= 2;
     const xmlError = (status: number, code: string, message: string) => {
-      req.resume();
+      if (!req.readableEnded) req.resume();
       res.writeHead(status, { 'content-type': 'application/xml' });
       res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`);
     };
     try {
       if (isObject && req.method === 'POST' && url.searchParams.has('restore')) {
         const o = objectOf(url.pathname, url.searchParams.get('versionId'));
-        req.resume();
         const archived = ARCHIVED.has(await storageClass(o));
         restoreRequests.set(id(o), (restoreRequests.get(id(o)) ?? 0) + 1);
         if (!archived) {
           return xmlError(403, 'InvalidObjectState', "Restore is not allowed for the object's current storage class");
+        }
+        // As S3 documents: Deep Archive offers no Expedited retrieval.
+        const tier = /<Tier>(\w+)<\/Tier>/.exec(await text(req))?.[1];
+        if (tier === 'Expedited' && (await storageClass(o)) === 'DEEP_ARCHIVE') {
+          return xmlError(400, 'InvalidArgument', 'Expedited retrieval is not supported for the DEEP_ARCHIVE storage class');
         }
         const s = state(o);
         if (s === 'thawing') return xmlError(409, 'RestoreAlreadyInProgress', 'Object restore is already in progress');

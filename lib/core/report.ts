@@ -218,12 +218,13 @@ class RestoreAccount {
     const entries = parseManifest(await getText(store, manifest));
     const thaw = await thawRecord(store, jobId, manifest);
     const requested = new Set(thaw?.requested ?? []);
+    const unthawed = new Set(thaw?.failures.map((f) => f.index) ?? []);
     this.thawRequested += requested.size;
     this.thawFailed += thaw?.failures.length ?? 0;
     const failed = new Map((result?.failures ?? []).map((f) => [f.key, f]));
     const done = new Set(result?.doneAbove ?? []);
     entries.forEach((e, i) => {
-      const thawed = thaw === undefined ? '' : requested.has(i) ? 'requested' : 'not-needed';
+      const thawed = thaw === undefined ? '' : unthawed.has(i) ? 'failed' : requested.has(i) ? 'requested' : 'not-needed';
       const failure = failed.get(e.k);
       const finished = result !== undefined && (i < result.doneThrough || done.has(i));
       const [outcome, detail] = failure ? ['failed', `${failure.code}: ${failure.message}`] : finished ? ['copied', ''] : ['not-copied', 'its manifest did not finish'];
