@@ -107,6 +107,25 @@ describe('CDK app', () => {
     assert.ok(statementsOf('CopyPlannerServiceRoleDefaultPolicy').some((s) => actions(s).includes('s3:ListBucketVersions') && JSON.stringify(s.Resource).includes('src-a')));
   });
 
+  it('a dashboard of ferry\'s metrics, the functions, the executions and the work queue; alarms sent to one topic', () => {
+    const [dashboard] = Object.values(ferry.findResources('AWS::CloudWatch::Dashboard'));
+    const body = JSON.stringify(dashboard!.Properties.DashboardBody);
+    for (const metric of ['ObjectsCopied', 'ObjectsFailed', 'BytesCopied', 'Throttles', 'Retries']) assert.ok(body.includes(`\\"ferry\\",\\"${metric}\\"`), metric);
+    for (const metric of ['Errors', 'Throttles', 'Duration', 'ExecutionsStarted', 'ExecutionsFailed', 'ApproximateNumberOfMessagesVisible', 'ApproximateAgeOfOldestMessage']) {
+      assert.ok(body.includes(metric), metric);
+    }
+    const alarms = Object.values(ferry.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties);
+    const failed = alarms.find((a) => a.Namespace === 'ferry');
+    assert.deepEqual([failed?.MetricName, failed?.Statistic, failed?.Threshold, failed?.ComparisonOperator], ['ObjectsFailed', 'Sum', 1, 'GreaterThanOrEqualToThreshold']);
+    assert.equal(failed?.Dimensions, undefined, 'all jobs together');
+    assert.equal(alarms.filter((a) => a.Namespace === 'AWS/States' && a.MetricName === 'ExecutionsFailed').length, 2);
+    for (const a of alarms) assert.match(JSON.stringify(a.AlarmActions), /AlarmTopicArn|Fn::ImportValue/);
+    // The dead-letter alarm (stateful stack) goes to the same topic, which takes TLS only.
+    const dead = Object.values(jobs.findResources('AWS::CloudWatch::Alarm'))[0]!.Properties;
+    assert.equal(dead.AlarmActions[0].Ref, Object.keys(jobs.findResources('AWS::SNS::Topic'))[0]);
+    assert.match(JSON.stringify(jobs.findResources('AWS::SNS::TopicPolicy')), /aws:SecureTransport/);
+  });
+
   function statementsOf(rolePrefix: string): Statement[] {
     const policies = ferry.findResources('AWS::IAM::Policy');
     return Object.entries(policies)

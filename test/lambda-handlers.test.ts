@@ -69,10 +69,31 @@ describe('Lambda handlers on the copy state machine', () => {
         await client.send(new PutObjectCommand({ Bucket, Key, Body }));
       },
     });
-    const out = (await engine.run(COPY_DEFINITION, executionInput(job))) as Record<string, Json>;
+    // The copier's embedded metrics (EMF lines on stdout, as Lambda sends them to CloudWatch).
+    const emf: Record<string, unknown>[] = [];
+    const write = process.stdout.write;
+    process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+      const text = String(chunk);
+      if (text.startsWith('{"_aws"')) emf.push(JSON.parse(text));
+      return (write as (...a: unknown[]) => boolean).call(process.stdout, chunk, ...rest);
+    }) as typeof process.stdout.write;
+    const out = (await engine.run(COPY_DEFINITION, executionInput(job)).finally(() => (process.stdout.write = write))) as Record<string, Json>;
     assert.equal(out.status, 'succeeded');
     assert.deepEqual(out.objects, { total: specs.length, copied: specs.length, skipped: 0, failed: 0 });
     assert.deepEqual((await verifyAgainstSpecs(client, 'lam-dst', 'q/', specs)).mismatches, []);
+    // One line per copier invocation that did something; together they count the job exactly.
+    assert.ok(emf.length >= Math.ceil(specs.length / 40), `${emf.length} EMF lines`);
+    const sum = (name: string) => emf.reduce((n, d) => n + (d[name] as number), 0);
+    assert.equal(sum('ObjectsCopied'), specs.length);
+    assert.equal(sum('BytesCopied'), specs.reduce((n, o) => n + o.size, 0));
+    assert.equal(sum('ObjectsFailed'), 0);
+    for (const d of emf) {
+      assert.equal(d.JobId, job.jobId);
+      const [directive] = (d._aws as { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string; Unit: string }[] }[] }).CloudWatchMetrics;
+      assert.equal(directive!.Namespace, 'ferry');
+      assert.deepEqual(directive!.Dimensions, [['JobId'], []]);
+      assert.deepEqual(directive!.Metrics.map((m) => m.Name).sort(), ['BytesCopied', 'ObjectsCopied', 'ObjectsFailed', 'ObjectsSkipped', 'Retries', 'Throttles']);
+    }
 
     const stored = await client.send(new GetObjectCommand({ Bucket: 'job-store', Key: `jobs/${job.jobId}/report.json` }));
     assert.equal(JSON.parse((await stored.Body?.transformToString()) ?? '{}').objects.copied, specs.length);

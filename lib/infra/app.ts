@@ -18,6 +18,8 @@ export function buildApp(app = new App()): { app: App; stateful: FerryStatefulSt
     jobBucket: stateful.jobBucket,
     ...buckets,
     assumableRoles: bucketList(app, 'ferry:assumableRoles'),
+    alarmTopic: stateful.alarmTopic,
+    work: stateful.work,
     schedules: typeof schedules === 'string' ? JSON.parse(schedules) : (schedules ?? []),
   });
   return { app, stateful, stateless };
