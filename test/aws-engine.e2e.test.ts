@@ -41,6 +41,19 @@ describe('ferry copy --engine aws', () => {
     assert.ok(!jobText.includes('endpoint'), 'the cloud job carries no local endpoints or profiles');
     assert.deepEqual((await verifyAgainstSpecs(client, 'cloud-dst', 'x/', specs)).mismatches, []);
 
+    // ferry status of the cloud job: the job store's counts and the execution's status.
+    const status = await runFerry(['status', out.jobId, '--job-bucket', 'cloud-jobs', '--state-machine-arn', LOCAL_STATE_MACHINE_ARN, '--json'], { env });
+    assert.equal(status.code, 0, status.stderr);
+    const s = JSON.parse(status.stdout);
+    assert.equal(s.phase, 'finished');
+    assert.deepEqual(s.objects, { total: specs.length, copied: specs.length, skipped: 0, failed: 0 });
+    assert.deepEqual(s.bytes, { total: specs.reduce((n, o) => n + o.size, 0), copied: specs.reduce((n, o) => n + o.size, 0) });
+    assert.equal(s.execution.status, 'SUCCEEDED');
+    assert.equal(s.execution.executionArn, `${LOCAL_STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:${out.jobId}`);
+    const text = await runFerry(['status', out.jobId, '--job-bucket', 'cloud-jobs', '--state-machine-arn', LOCAL_STATE_MACHINE_ARN], { env });
+    assert.match(text.stdout, /^execution: SUCCEEDED since \S+, ended \S+$/m);
+    assert.match(text.stdout, new RegExp(`^objects: ${specs.length} of ${specs.length} \\(${specs.length} copied, 0 skipped, 0 failed\\)$`, 'm'));
+
     const missing = await runFerry(args, { env });
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /--engine aws needs --state-machine-arn and --job-bucket/);

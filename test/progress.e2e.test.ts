@@ -7,7 +7,8 @@ import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { EmbeddedServer } from '../lib/local/server.ts';
-import { FERRY, localEnv, runFerry, serverWithBuckets, tempDir } from './helpers.ts';
+import { readdir } from 'node:fs/promises';
+import { FERRY, localEnv, runFerry, serverWithBuckets, startFerry, tempDir } from './helpers.ts';
 
 const OBJECTS = 1500;
 const LINE = /(\d[\d,]*)\/([\d,]+)(\+?) objects, [\d.]+ (?:B|KiB|MiB)\/[\d.]+ (?:B|KiB|MiB), (\d+) obj\/s, [\d.]+ MB\/s(?: ETA \d+:\d\d)?, (\d+) retries, (\d+) failed/;
@@ -75,6 +76,28 @@ describe('the progress line', () => {
     assert.deepEqual([last[1], last[2], last[3], last[5], last[6]], ['1,500', '1,500', '', '0', '0']);
     assert.ok(renders.some((r) => / ETA \d+:\d\d/.test(r)), 'an ETA once the total is known');
     assert.match(screen.out, /ferry: succeeded: 1,500 of 1,500 objects copied \(.+\) in [\d.]+ s, \d+ obj\/s, 0 retries/);
+  });
+
+  it('ferry status of a job while it runs: counts that grow, then the finished job', async () => {
+    const dir = await tempDir();
+    const running = startFerry(['copy', 's3://watched', 's3://copies/status', '--endpoint-url', endpoint, '--concurrency', '2', '--json', '--job-dir', dir]);
+    let jobId: string | undefined;
+    const seen: { phase: string; done: number; total: number }[] = [];
+    for (let i = 0; i < 200 && !seen.some((x) => x.phase === 'finished'); i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      jobId ??= (await readdir(dir).catch(() => []))[0];
+      if (!jobId) continue;
+      const run = await runFerry(['status', jobId, '--job-dir', dir, '--json']);
+      if (run.code !== 0) continue; // job.json not written yet
+      const s = JSON.parse(run.stdout);
+      seen.push({ phase: s.phase, done: s.objects.copied + s.objects.skipped + s.objects.failed, total: s.objects.total });
+    }
+    const result = await running.done;
+    assert.equal(result.code, 0, result.stderr);
+    const midway = seen.filter((x) => x.phase === 'transferring' && x.done > 0 && x.done < OBJECTS);
+    assert.ok(midway.length >= 1, JSON.stringify(seen));
+    for (let i = 1; i < seen.length; i++) assert.ok(seen[i]!.done >= seen[i - 1]!.done, JSON.stringify(seen));
+    assert.deepEqual(seen.at(-1), { phase: 'finished', done: OBJECTS, total: OBJECTS });
   });
 
   it('not a terminal: plain lines, no control characters; with --json nothing but the report on stdout', async () => {

@@ -8,6 +8,8 @@ import {
 } from '@aws-sdk/client-sfn';
 import { CannotRunError } from '../core/errors.ts';
 import type { CopyJob } from '../core/job.ts';
+import type { JobStore } from '../core/jobstore.ts';
+import { type JobStatus, JobTracker } from '../core/status.ts';
 import type { Report } from '../core/report.ts';
 import { executionInput } from '../local/run-copy.ts';
 import type { ProgressLine } from './progress.ts';
@@ -15,6 +17,8 @@ import type { ProgressLine } from './progress.ts';
 export interface AwsRunOptions {
   readonly stateMachineArn: string;
   readonly progress: ProgressLine;
+  /** The job bucket, from which the progress line counts objects and bytes as the copiers record them. */
+  readonly store: JobStore;
   readonly profile?: string;
   readonly region?: string;
 }
@@ -30,10 +34,11 @@ export async function runAws(job: CopyJob, options: AwsRunOptions): Promise<Repo
     }),
   );
   const executionArn = started.executionArn as string;
+  const tracker = new JobTracker(options.store, job.jobId);
   for (let poll = 0; ; poll++) {
     await sleep(Math.min(3000, 250 * 2 ** poll));
     const execution = await sfn.send(new DescribeExecutionCommand({ executionArn }));
-    await followMapRun(sfn, executionArn, options.progress);
+    showStatus(options.progress, await tracker.refresh());
     if (execution.status === 'SUCCEEDED') return JSON.parse(execution.output ?? '{}') as Report;
     if (execution.status !== 'RUNNING') {
       throw new CannotRunError(`execution ${executionArn} ${execution.status}: ${execution.error ?? ''} ${execution.cause ?? ''}`.trim());
@@ -41,16 +46,45 @@ export async function runAws(job: CopyJob, options: AwsRunOptions): Promise<Repo
   }
 }
 
-// The Map Run's item counts are manifests, not objects: shown as they come.
-async function followMapRun(sfn: SFNClient, executionArn: string, progress: ProgressLine): Promise<void> {
+/** The progress line shows what the job store says: objects and bytes done of those planned. */
+export function showStatus(progress: ProgressLine, s: JobStatus): void {
+  progress.planningDone = s.planningDone;
+  progress.planned(s.planned.objects, s.planned.bytes);
+  progress.copied = s.objects.copied;
+  progress.skipped = s.objects.skipped;
+  progress.failed = s.objects.failed;
+  progress.bytesDone = s.bytesCopied;
+  progress.retries = s.retries;
+}
+
+/** A cloud execution as `ferry status` shows it: its own status, and its Map Runs' counts of manifests. */
+export interface ExecutionStatus {
+  executionArn: string;
+  status: string;
+  startDate?: string;
+  stopDate?: string;
+  error?: string;
+  mapRuns: { total: number; pending: number; running: number; succeeded: number; failed: number }[];
+}
+
+/** The execution of `jobId` on `stateMachineArn` (ferry names each execution after its job). */
+export async function describeExecution(sfn: SFNClient, stateMachineArn: string, jobId: string): Promise<ExecutionStatus> {
+  const executionArn = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${jobId}`;
+  const e = await sfn.send(new DescribeExecutionCommand({ executionArn }));
   const runs = await sfn.send(new ListMapRunsCommand({ executionArn }));
-  const arn = runs.mapRuns?.[0]?.mapRunArn;
-  if (!arn) return;
-  const run = await sfn.send(new DescribeMapRunCommand({ mapRunArn: arn }));
-  progress.planningDone = true;
-  progress.planned(run.itemCounts?.total ?? 0, 0);
-  progress.copied = run.itemCounts?.succeeded ?? 0;
-  progress.failed = run.itemCounts?.failed ?? 0;
+  const mapRuns = [];
+  for (const run of runs.mapRuns ?? []) {
+    const c = (await sfn.send(new DescribeMapRunCommand({ mapRunArn: run.mapRunArn }))).itemCounts;
+    mapRuns.push({ total: c?.total ?? 0, pending: c?.pending ?? 0, running: c?.running ?? 0, succeeded: c?.succeeded ?? 0, failed: (c?.failed ?? 0) + (c?.timedOut ?? 0) + (c?.aborted ?? 0) });
+  }
+  return {
+    executionArn,
+    status: e.status ?? 'UNKNOWN',
+    ...(e.startDate && { startDate: e.startDate.toISOString() }),
+    ...(e.stopDate && { stopDate: e.stopDate.toISOString() }),
+    ...(e.error && { error: `${e.error}: ${e.cause ?? ''}`.trim() }),
+    mapRuns,
+  };
 }
 
 export type { Report };

@@ -3,6 +3,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import { s3Client, sqsClient } from '../core/clients.ts';
 import { BadInputError, CannotRunError, classify } from '../core/errors.ts';
 import { followJob, enqueueManifest, queueSettings, work } from '../core/fleet.ts';
@@ -17,6 +18,7 @@ import { type Planned, walkIntoManifests } from '../core/push.ts';
 import { finishPlanning, type ScanResult } from '../core/report.ts';
 import { type JobStatus, JobTracker } from '../core/status.ts';
 import { finish, JOB_OPTIONS, jobBase, maxBuffered, positiveInt, s3Location, sideConfig } from './common.ts';
+import { describeExecution, type ExecutionStatus } from './engines.ts';
 import { ProgressLine } from './progress.ts';
 import { formatBytes } from './size.ts';
 
@@ -209,6 +211,7 @@ const STATUS_OPTIONS = {
   'endpoint-url': { type: 'string' },
   profile: { type: 'string' },
   region: { type: 'string' },
+  'state-machine-arn': { type: 'string' },
   wait: { type: 'boolean' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -243,6 +246,13 @@ export async function statusCommand(args: string[], usage: string): Promise<numb
     throw new BadInputError(`no job ${jobId} in ${where('')}`);
   }
   const status = await new JobTracker(store, jobId).refresh();
+  // A cloud job: its execution (named after the job) and its Map Runs, beside the job store's counts.
+  const stateMachineArn = o['state-machine-arn'] ?? (jobBucket && !o['job-dir'] ? process.env.FERRY_STATE_MACHINE_ARN : undefined);
+  const execution = stateMachineArn
+    ? await describeExecution(new SFNClient({ profile: o.profile, region: o.region }), stateMachineArn, jobId).catch((err) => {
+        throw new CannotRunError(`execution of ${jobId} on ${stateMachineArn}: ${classify(err).message}`);
+      })
+    : undefined;
   if (o.wait && status.phase !== 'finished') {
     const job = status.job;
     if (job.kind === 'copy' || !job.queue) throw new BadInputError('--wait follows fleet jobs (ferry scan); a local job is followed by the process running it');
@@ -254,8 +264,8 @@ export async function statusCommand(args: string[], usage: string): Promise<numb
     );
     return finish(result, where, Boolean(o.json));
   }
-  if (o.json) process.stdout.write(`${JSON.stringify(statusJson(status))}\n`);
-  else process.stdout.write(describe(status));
+  if (o.json) process.stdout.write(`${JSON.stringify({ ...statusJson(status), ...(execution && { execution }) })}\n`);
+  else process.stdout.write(describe(status) + (execution ? describeExecutionStatus(execution) : ''));
   return 0;
 }
 
@@ -272,6 +282,16 @@ function statusJson(s: JobStatus) {
     bytesPerSecond: Math.round(s.bytesPerSecond),
     ...(s.etaSeconds !== undefined && { etaSeconds: Math.round(s.etaSeconds) }),
   };
+}
+
+function describeExecutionStatus(e: ExecutionStatus): string {
+  const n = (x: number) => x.toLocaleString('en-US');
+  const since = e.startDate ? ` since ${e.startDate}` : '';
+  const lines = [`execution: ${e.status}${since}${e.stopDate ? `, ended ${e.stopDate}` : ''}${e.error ? ` (${e.error})` : ''}`];
+  for (const [i, r] of e.mapRuns.entries()) {
+    lines.push(`map run ${i + 1}: ${n(r.succeeded)} of ${n(r.total)} manifests done, ${n(r.running)} running, ${n(r.pending)} waiting, ${n(r.failed)} failed`);
+  }
+  return `${lines.join('\n')}\n`;
 }
 
 function describe(s: JobStatus): string {

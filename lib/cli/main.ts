@@ -108,6 +108,7 @@ options of work:
 options of status:
   --job-dir DIR | --job-bucket NAME   where the job is (default .ferry/jobs)
   --endpoint-url, --profile, --region  how to reach the job bucket
+  --state-machine-arn ARN       a cloud job: also its execution and Map Runs (or FERRY_STATE_MACHINE_ARN)
   --wait                        follow a fleet job until every manifest is done, then write its report
   --json                        print the status as JSON
 
@@ -313,7 +314,7 @@ async function copyCommand(args: string[], mode: Mode): Promise<number> {
     store = s3Store;
     where = (key) => `s3://${jobBucket}/${s3Store.locate(key)}`;
     await store.put(jobKeys.job(job.jobId), JSON.stringify(cloudJob, null, 2));
-    result = await runAws(cloudJob, { stateMachineArn, progress, profile: o.profile, region: o.region }).finally(() =>
+    result = await runAws(cloudJob, { stateMachineArn, progress, store, profile: o.profile, region: o.region }).finally(() =>
       progress.stop(),
     );
   }

@@ -29,7 +29,8 @@ export class JobTracker {
   readonly #store: JobStore;
   readonly #jobId: string;
   #job: Job | undefined;
-  readonly #done = new Set<number>();
+  /** Manifests whose result has been read (results never change once written). */
+  readonly #done = new Set<string>();
   readonly #totals = { copied: 0, skipped: 0, failed: 0, bytesCopied: 0, retries: 0 };
   #scan: { skipped: number; failed: number } | undefined;
 
@@ -43,13 +44,17 @@ export class JobTracker {
     const job = this.#job;
     const planText = await this.#store.get(jobKeys.plan(job.jobId));
     const plan: PlanState = planText ? JSON.parse(planText) : { done: false, startAfter: '', manifests: 0, objects: 0, bytes: 0 };
-    const pending: number[] = [];
-    for (let n = 1; n <= plan.manifests; n++) if (!this.#done.has(n)) pending.push(n);
-    await eachAtOnce(pending, 32, () => false, async (n) => {
-      const text = await this.#store.get(jobKeys.result(job.jobId, jobKeys.manifest(job.jobId, n)));
+    // A restore's archived objects have manifests of their own.
+    const manifests = [
+      ...Array.from({ length: plan.manifests }, (_, i) => jobKeys.manifest(job.jobId, i + 1)),
+      ...Array.from({ length: plan.thawManifests ?? 0 }, (_, i) => jobKeys.thawManifest(job.jobId, i + 1)),
+    ];
+    const pending = manifests.filter((m) => !this.#done.has(m));
+    await eachAtOnce(pending, 32, () => false, async (manifest) => {
+      const text = await this.#store.get(jobKeys.result(job.jobId, manifest));
       if (text === undefined) return;
       const r = JSON.parse(text) as ManifestResult;
-      this.#done.add(n);
+      this.#done.add(manifest);
       this.#totals.copied += r.copied;
       this.#totals.skipped += r.skipped ?? 0;
       this.#totals.failed += r.failed;
@@ -71,7 +76,7 @@ export class JobTracker {
       job,
       phase: reported ? 'finished' : plan.done ? 'transferring' : 'planning',
       // A sync's planner skips what is already there: those count as the report counts them.
-      planned: { objects: plan.objects + (plan.skipped ?? 0) + walked.skipped + walked.failed, bytes: plan.bytes, manifests: plan.manifests },
+      planned: { objects: plan.objects + (plan.skipped ?? 0) + walked.skipped + walked.failed, bytes: plan.bytes, manifests: manifests.length },
       planningDone: plan.done,
       manifestsDone: this.#done.size,
       objects: { copied: this.#totals.copied, skipped: this.#totals.skipped + (plan.skipped ?? 0) + walked.skipped, failed: this.#totals.failed + walked.failed },

@@ -12,6 +12,8 @@ import { runLocal } from './run-copy.ts';
 import { embeddedClient } from './server.ts';
 
 export const LOCAL_STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:ferry-copy';
+/** Restores run on their own state machine in the cloud; here both run what the job is (runLocal picks). */
+export const LOCAL_RESTORE_STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:ferry-restore';
 
 interface Execution {
   executionArn: string;
@@ -45,9 +47,10 @@ export async function startStepFunctionsEndpoint(options: {
 
   const operations: Record<string, (body: Record<string, string>) => unknown> = {
     StartExecution: (body) => {
-      if (body.stateMachineArn !== LOCAL_STATE_MACHINE_ARN) throw apiError('StateMachineDoesNotExist', `no state machine ${body.stateMachineArn}`);
+      const machine = body.stateMachineArn ?? '';
+      if (machine !== LOCAL_STATE_MACHINE_ARN && machine !== LOCAL_RESTORE_STATE_MACHINE_ARN) throw apiError('StateMachineDoesNotExist', `no state machine ${machine}`);
       const name = body.name ?? crypto.randomUUID();
-      const executionArn = `${LOCAL_STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:${name}`;
+      const executionArn = `${machine.replace(':stateMachine:', ':execution:')}:${name}`;
       if (executions.has(executionArn)) throw apiError('ExecutionAlreadyExists', `execution ${name} exists`);
       const execution: Execution = { executionArn, name, input: body.input ?? '{}', startDate: Date.now(), status: 'RUNNING' };
       executions.set(executionArn, execution);
@@ -68,7 +71,7 @@ export async function startStepFunctionsEndpoint(options: {
       if (!e) throw apiError('ExecutionDoesNotExist', `no execution ${body.executionArn}`);
       return {
         executionArn: e.executionArn,
-        stateMachineArn: LOCAL_STATE_MACHINE_ARN,
+        stateMachineArn: e.executionArn.replace(':execution:', ':stateMachine:').replace(/:[^:]+$/, ''),
         name: e.name,
         status: e.status,
         input: e.input,
