@@ -1,5 +1,5 @@
 // A one-node Ceph cluster with radosgw, started for a test file and stopped after it
-// (test/ceph/ceph.sh does the work; test/ceph/install.sh installs it, as `npm test` does first).
+// (test/ceph/ceph.sh does the work; test/install.sh installs it, as `npm test` does first).
 import { execFile } from 'node:child_process';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';

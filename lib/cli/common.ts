@@ -177,7 +177,7 @@ function summary(r: Report, reportPath: string, failuresPath: string): string {
       .join(', ');
     lines.push(`ferry: ${r.objects.failed} failed (${codes}); the list is in ${failuresPath}`);
   }
-  lines.push(`ferry: report: ${reportPath}`);
+  lines.push(`ferry: report: ${reportPath} (report.html beside it)`);
   return `${lines.join('\n')}\n`;
 }
 

@@ -1,6 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { type EndpointConfig, sameService } from './clients.ts';
 import type { ErrorInfo } from './errors.ts';
+import type { SlowObject } from './html-report.ts';
 import { type CopyJob, jobKeys, loadJob } from './job.ts';
 import { LeanS3 } from './lean-s3.ts';
 import { getJson, getText, type JobStore } from './jobstore.ts';
@@ -48,7 +49,14 @@ export interface ManifestResult {
   failures: Failure[];
   /** Milliseconds spent in copier invocations on this manifest. */
   durationMs: number;
+  /** When the manifest was finished (ms since the epoch): report.html's chart. Absent in older results. */
+  finishedAt?: number;
+  /** Its slowest objects (most 5), start to end, pool waits included. */
+  slowest?: SlowObject[];
 }
+
+/** Objects a manifest keeps in its list of slowest. */
+const SLOWEST_KEPT = 5;
 
 export interface CopyDeps {
   readonly store: JobStore;
@@ -127,6 +135,7 @@ export async function copyManifest(input: CopyInput, deps: CopyDeps): Promise<Co
   state.doneAbove = [...finished].sort((a, b) => a - b);
   state.durationMs += Date.now() - startedAt;
   const done = state.doneThrough >= entries.length;
+  if (done) state.finishedAt = Date.now();
   await deps.store.put(done ? resultKey : checkpointKey, JSON.stringify(state));
   return { jobId: job.jobId, manifest: input.manifest, done };
 }
@@ -168,12 +177,13 @@ export function emptyResult(manifest: string, entries: number): ManifestResult {
  * resolved to 'skipped'), or failed with why.
  */
 export function tally(
-  state: Pick<ManifestResult, 'copied' | 'skipped' | 'bytesCopied' | 'failed' | 'failures'>,
+  state: Pick<ManifestResult, 'copied' | 'skipped' | 'bytesCopied' | 'failed' | 'failures' | 'slowest'>,
   progress: ProgressSink,
   key: string,
   size: number,
   work: Promise<void | 'skipped'>,
 ): Promise<void> {
+  const started = Date.now();
   return work.then(
     (outcome) => {
       if (outcome === 'skipped') {
@@ -184,6 +194,13 @@ export function tally(
       state.copied++;
       state.bytesCopied += size;
       progress.object('copied');
+      const ms = Date.now() - started;
+      const slowest = (state.slowest ??= []);
+      if (slowest.length < SLOWEST_KEPT || ms > slowest.at(-1)!.ms) {
+        slowest.push({ key, size, ms });
+        slowest.sort((a, b) => b.ms - a.ms);
+        slowest.length = Math.min(slowest.length, SLOWEST_KEPT);
+      }
     },
     (err: unknown) => {
       state.failed++;

@@ -113,6 +113,8 @@ export const jobKeys = {
   deletes: (jobId: string, n: number) => `${jobId}/deletes/${String(n).padStart(8, '0')}.jsonl`,
   deleted: (jobId: string, n: number) => `${jobId}/deleted/${String(n).padStart(8, '0')}.json`,
   report: (jobId: string) => `${jobId}/report.json`,
+  /** The same report as a page to attach to a ticket. */
+  html: (jobId: string) => `${jobId}/report.html`,
   failures: (jobId: string) => `${jobId}/failures.csv`,
   /** A restore's archived objects: their manifests, and what each manifest's thaw stands at. */
   thawManifest: (jobId: string, n: number) => `${jobId}/manifests/thaw-${String(n).padStart(8, '0')}.jsonl`,

@@ -241,6 +241,7 @@ export async function saveOutcome(
   result.doneThrough = started;
   result.durationMs = Date.now() - startedAt;
   const complete = started === result.entries;
+  if (complete) result.finishedAt = Date.now();
   await store.put((complete ? jobKeys.result : jobKeys.checkpoint)(jobId, result.manifest), JSON.stringify(result));
   return complete;
 }

@@ -2,6 +2,7 @@ import type { Failure, ManifestResult } from './copy.ts';
 import { type DeleteState, deleteTotals } from './delete.ts';
 import { type Job, jobKeys, loadAnyJob } from './job.ts';
 import { getJson, getText, type JobStore } from './jobstore.ts';
+import { type Finished, renderHtmlReport, type SlowObject } from './html-report.ts';
 import { formatS3 } from './locations.ts';
 import { type IndexItem, parseManifest } from './manifest.ts';
 import type { PlanState } from './plan.ts';
@@ -40,9 +41,10 @@ export interface Report {
   startedAt: string;
   finishedAt: string;
   durationMs: number;
-  /** Job-store keys of the report and of the failures CSV. */
+  /** Job-store keys of the report, of the failures CSV and of the report as a page. */
   reportKey: string;
   failuresKey: string;
+  htmlKey: string;
 }
 
 /**
@@ -77,6 +79,9 @@ export async function report(input: ReportInput, deps: { store: JobStore; now?: 
   }
 
   const restored = job.restore ? new RestoreAccount() : undefined;
+  // For report.html: when each manifest finished, and the slowest objects.
+  const finished: Finished[] = [];
+  let slowest: SlowObject[] = [];
   if (!input.dryRun) {
     const index = input.plan.done ? await getJson<IndexItem[]>(store, jobKeys.index(job.jobId)) : [];
     if (input.plan.done && input.plan.thawIndex) index.push(...(await getJson<IndexItem[]>(store, jobKeys.thawIndex(job.jobId))));
@@ -85,6 +90,8 @@ export async function report(input: ReportInput, deps: { store: JobStore; now?: 
         (await store.get(jobKeys.result(job.jobId, manifest))) ?? (await store.get(jobKeys.checkpoint(job.jobId, manifest)));
       const r: ManifestResult | undefined = result ? JSON.parse(result) : undefined;
       await restored?.add(store, job.jobId, manifest, r);
+      if (r?.finishedAt) finished.push({ at: r.finishedAt, objects: r.copied, bytes: r.bytesCopied });
+      if (r?.slowest) slowest = [...slowest, ...r.slowest].sort((a, b) => b.ms - a.ms).slice(0, 20);
       totals.copied += r?.copied ?? 0;
       totals.skipped += r?.skipped ?? 0;
       totals.failed += r?.failed ?? 0;
@@ -149,9 +156,11 @@ export async function report(input: ReportInput, deps: { store: JobStore; now?: 
     durationMs: finishedAt.getTime() - Date.parse(job.createdAt),
     reportKey: jobKeys.report(job.jobId),
     failuresKey: jobKeys.failures(job.jobId),
+    htmlKey: jobKeys.html(job.jobId),
   };
   if (restored) await store.put(jobKeys.objects(job.jobId), await restored.csv(store, job.jobId, input.plan.absentBatches ?? 0));
   await store.put(out.failuresKey, `${csv.join('\n')}\n`);
+  await store.put(out.htmlKey, renderHtmlReport(out, finished, slowest));
   await store.put(out.reportKey, `${JSON.stringify(out, null, 2)}\n`);
   return out;
 }
