@@ -18,7 +18,7 @@ import {
   type S3Client,
   type StorageClass,
 } from '@aws-sdk/client-s3';
-import { formatBytes } from '../lib/cli/size.ts';
+import { formatBytes } from '../lib/core/size.ts';
 import { compareKeys } from '../lib/core/keys.ts';
 import { type KeyAt, keysAt } from '../lib/core/versions.ts';
 import type { EmbeddedServer } from '../lib/local/server.ts';

@@ -9,7 +9,7 @@ import { overlaps, parseLocation } from '../lib/core/locations.ts';
 import { Pool } from '../lib/core/pool.ts';
 import { csvField } from '../lib/core/report.ts';
 import { copySource } from '../lib/core/transfer.ts';
-import { parseSize } from '../lib/cli/size.ts';
+import { parseSize } from '../lib/core/size.ts';
 
 describe('compareKeys', () => {
   it('orders keys as S3 lists them: by UTF-8 bytes, not UTF-16 units', () => {

@@ -11,7 +11,7 @@ import {
 import { parseLocation, type S3Location } from '../core/locations.ts';
 import { DEFAULT_MAX_BUFFERED_BYTES } from '../core/pool.ts';
 import type { Report } from '../core/report.ts';
-import { formatBytes, parseSize } from './size.ts';
+import { formatBytes, parseSize } from '../core/size.ts';
 
 /** Options every command that builds a job takes. */
 export const JOB_OPTIONS = {

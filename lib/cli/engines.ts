@@ -9,7 +9,7 @@ import {
 import { CannotRunError } from '../core/errors.ts';
 import type { CopyJob } from '../core/job.ts';
 import type { JobStore } from '../core/jobstore.ts';
-import { type JobStatus, JobTracker } from '../core/status.ts';
+import { JobTracker } from '../core/status.ts';
 import type { Report } from '../core/report.ts';
 import { executionInput } from '../local/run-copy.ts';
 import type { ProgressLine } from './progress.ts';
@@ -38,23 +38,12 @@ export async function runAws(job: CopyJob, options: AwsRunOptions): Promise<Repo
   for (let poll = 0; ; poll++) {
     await sleep(Math.min(3000, 250 * 2 ** poll));
     const execution = await sfn.send(new DescribeExecutionCommand({ executionArn }));
-    showStatus(options.progress, await tracker.refresh());
+    options.progress.show(await tracker.refresh());
     if (execution.status === 'SUCCEEDED') return JSON.parse(execution.output ?? '{}') as Report;
     if (execution.status !== 'RUNNING') {
       throw new CannotRunError(`execution ${executionArn} ${execution.status}: ${execution.error ?? ''} ${execution.cause ?? ''}`.trim());
     }
   }
-}
-
-/** The progress line shows what the job store says: objects and bytes done of those planned. */
-export function showStatus(progress: ProgressLine, s: JobStatus): void {
-  progress.planningDone = s.planningDone;
-  progress.planned(s.planned.objects, s.planned.bytes);
-  progress.copied = s.objects.copied;
-  progress.skipped = s.objects.skipped;
-  progress.failed = s.objects.failed;
-  progress.bytesDone = s.bytesCopied;
-  progress.retries = s.retries;
 }
 
 /** A cloud execution as `ferry status` shows it: its own status, and its Map Runs' counts of manifests. */

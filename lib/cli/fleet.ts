@@ -20,7 +20,7 @@ import { type JobStatus, JobTracker } from '../core/status.ts';
 import { finish, JOB_OPTIONS, jobBase, maxBuffered, positiveInt, s3Location, sideConfig } from './common.ts';
 import { describeExecution, type ExecutionStatus } from './engines.ts';
 import { ProgressLine } from './progress.ts';
-import { formatBytes } from './size.ts';
+import { formatBytes } from '../core/size.ts';
 
 const SCAN_OPTIONS = {
   ...JOB_OPTIONS,
@@ -119,25 +119,13 @@ export async function scanCommand(args: string[], usage: string): Promise<number
     if (json) process.stdout.write(`${JSON.stringify({ jobId: job.jobId, status: 'queued', manifests: planned.manifests })}\n`);
     return 0;
   }
-  const result = await followJob({ store, jobId: job.jobId, sqs, deadLetterUrl: queue.deadLetterUrl, onStatus: showOn(progress) }).finally(() =>
+  const result = await followJob({ store, jobId: job.jobId, sqs, deadLetterUrl: queue.deadLetterUrl, onStatus: (status) => progress.show(status) }).finally(() =>
     progress.stop(),
   );
   return finish(result, where, json);
 }
 
 /** Mirrors a job's status, read from its job store, on the progress line. */
-function showOn(progress: ProgressLine) {
-  return (status: JobStatus) => {
-    progress.planned(status.planned.objects, status.planned.bytes);
-    progress.planningDone = status.planningDone;
-    progress.copied = status.objects.copied;
-    progress.skipped = status.objects.skipped;
-    progress.failed = status.objects.failed;
-    progress.bytesDone = status.bytesCopied;
-    progress.retries = status.retries;
-  };
-}
-
 function queueError(err: unknown, queueUrl: string): Error {
   const { code, message } = classify(err);
   if (code === 'QueueDoesNotExist' || code === 'AWS.SimpleQueueService.NonExistentQueue' || /does not exist/i.test(message)) {
@@ -259,7 +247,7 @@ export async function statusCommand(args: string[], usage: string): Promise<numb
     const sqs = sqsClient(side, job.queue);
     const queue = await queueSettings(sqs, job.queue);
     const progress = new ProgressLine({ quiet: Boolean(o.json) });
-    const result = await followJob({ store, jobId, sqs, deadLetterUrl: queue.deadLetterUrl, onStatus: showOn(progress) }).finally(() =>
+    const result = await followJob({ store, jobId, sqs, deadLetterUrl: queue.deadLetterUrl, onStatus: (status) => progress.show(status) }).finally(() =>
       progress.stop(),
     );
     return finish(result, where, Boolean(o.json));

@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { s3Client } from '../core/clients.ts';
 import { BadInputError, CannotRunError } from '../core/errors.ts';
-import { type CopyJob, jobKeys, loadAnyJob, loadJob, newJobId, type PullJob, type PushJob, type RestoreOptions, type SyncOptions } from '../core/job.ts';
+import { type CopyJob, DEFAULT_RESTORE, jobKeys, loadAnyJob, loadJob, newJobId, readableCopies, type PullJob, type PushJob, type RestoreOptions, type SyncOptions } from '../core/job.ts';
 import { DirectoryJobStore, getJson, getText, type JobStore, S3JobStore } from '../core/jobstore.ts';
 import { parseManifest } from '../core/manifest.ts';
 import { csvField } from '../core/report.ts';
@@ -24,7 +24,7 @@ import { dropUndefined, finish, JOB_OPTIONS, jobBase, maxBuffered, positiveInt, 
 import { type Report, runAws } from './engines.ts';
 import { scanCommand, statusCommand, workCommand } from './fleet.ts';
 import { ProgressLine } from './progress.ts';
-import { formatBytes } from './size.ts';
+import { formatBytes } from '../core/size.ts';
 
 export const USAGE = `usage: ferry <command> [options]
 
@@ -165,18 +165,15 @@ function restoreOptions(o: CopyValues, now = new Date()): RestoreOptions {
     }
     if (when > now.getTime()) throw new BadInputError(`--at ${at} is in the future: there is no state to restore yet`);
   }
-  const tier = o['thaw-tier'] ?? 'Bulk';
+  const tier = o['thaw-tier'] ?? DEFAULT_RESTORE.thawTier;
   if (tier !== 'Bulk' && tier !== 'Standard' && tier !== 'Expedited') throw new BadInputError(`--thaw-tier: Bulk, Standard or Expedited, not "${tier}"`);
   return {
     ...(at !== undefined && { at: new Date(Date.parse(at)).toISOString() }),
     thawTier: tier,
-    thawDays: positiveInt(o['thaw-days'], '--thaw-days', DEFAULT_THAW_DAYS),
-    thawCheckSeconds: o['thaw-check-seconds'] === undefined ? 0 : positiveInt(o['thaw-check-seconds'], '--thaw-check-seconds', 0),
+    thawDays: positiveInt(o['thaw-days'], '--thaw-days', DEFAULT_RESTORE.thawDays),
+    thawCheckSeconds: positiveInt(o['thaw-check-seconds'], '--thaw-check-seconds', DEFAULT_RESTORE.thawCheckSeconds),
   };
 }
-
-/** A thawed copy stays readable this long: room for the longest thaw (48 h) and a copy that takes days. */
-const DEFAULT_THAW_DAYS = 7;
 
 /** Without --delete a sync leaves extra objects; with it, at most this share of the destination goes. */
 const DEFAULT_MAX_DELETE_PERCENT = 50;
@@ -280,11 +277,9 @@ async function copyCommand(args: string[], mode: Mode): Promise<number> {
   if (restore?.at) await assertVersioned(s3Client(sourceSide), source.bucket);
   await checkDestination(s3Client(destSide), destination);
 
-  // A restore's copies are readable: STANDARD unless asked otherwise (some stores keep the source's class).
-  const transfer = restore && !base.transfer.storageClass ? { ...base.transfer, storageClass: 'STANDARD' } : base.transfer;
   const job: CopyJob = {
     ...base,
-    transfer,
+    transfer: restore ? readableCopies(base.transfer) : base.transfer,
     kind: 'copy',
     source: { ...source, ...dropUndefined(sourceSide) },
     destination: { ...destination, ...dropUndefined(destSide) },

@@ -1,6 +1,7 @@
 import type { ErrorInfo } from '../core/errors.ts';
 import type { ProgressSink } from '../core/progress.ts';
-import { formatBytes } from './size.ts';
+import type { JobStatus } from '../core/status.ts';
+import { formatBytes } from '../core/size.ts';
 
 /**
  * The live progress line on stderr: rewritten in place on a terminal, a plain line every
@@ -44,6 +45,17 @@ export class ProgressLine implements ProgressSink {
 
   retry(_info: ErrorInfo): void {
     this.retries++;
+  }
+
+  /** Shows where a job stands by its job store (a fleet job, a cloud job), instead of counting itself. */
+  show(status: JobStatus): void {
+    this.planned(status.planned.objects, status.planned.bytes);
+    this.planningDone = status.planningDone;
+    this.copied = status.objects.copied;
+    this.skipped = status.objects.skipped;
+    this.failed = status.objects.failed;
+    this.bytesDone = status.bytesCopied;
+    this.retries = status.retries;
   }
 
   line(): string {

@@ -40,8 +40,13 @@ function keepAliveHandler(requestTimeout: number): NodeHttpHandler {
  * connections. The SDK's own retries are off: ferry retries each operation itself so that it can
  * count retries and slow its pool down on throttling (lib/core/retry.ts).
  */
+/** The S3 endpoint a config reaches: its own, else the standard environment's; undefined is AWS. */
+export function s3Endpoint(config: EndpointConfig): string | undefined {
+  return config.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
+}
+
 export function s3Client(config: EndpointConfig): S3Client {
-  const endpoint = config.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
+  const endpoint = s3Endpoint(config);
   const id = JSON.stringify([endpoint, config.profile, config.region, config.roleArn, config.externalId]);
   let client = clients.get(id);
   if (!client) {

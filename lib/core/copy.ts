@@ -1,5 +1,5 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { type EndpointConfig, sameService } from './clients.ts';
+import { type EndpointConfig, s3Endpoint, sameService } from './clients.ts';
 import type { ErrorInfo } from './errors.ts';
 import type { SlowObject } from './html-report.ts';
 import { type CopyJob, jobKeys, loadJob } from './job.ts';
@@ -146,7 +146,7 @@ async function transferContext(job: CopyJob, deps: CopyDeps, state: ManifestResu
     source: { client: deps.s3(job.source), bucket: job.source.bucket, prefix: job.source.prefix },
     destination: { client: destination, lean: await LeanS3.for(destination), bucket: job.destination.bucket, prefix: job.destination.prefix },
     serverSide: sameService(job.source, job.destination),
-    compatibleStore: (job.source.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL) !== undefined,
+    compatibleStore: s3Endpoint(job.source) !== undefined,
     options: job.transfer,
     pool: deps.pool,
     onRetry: countRetries(state, deps.pool, deps.progress),

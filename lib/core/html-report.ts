@@ -3,6 +3,7 @@
 // code, the slowest objects. Every figure is also an element with a `data-figure` attribute, so a
 // test (or a script) reads the page's numbers back.
 import type { Report } from './report.ts';
+import { formatBytes } from './size.ts';
 
 /** When each manifest finished, and what it moved: the chart's points. */
 export interface Finished {
@@ -19,17 +20,6 @@ export interface SlowObject {
 
 const escape = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const n = (x: number) => x.toLocaleString('en-US');
-
-function bytes(b: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = b;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${b} B` : `${v.toFixed(1)} ${units[u]}`;
-}
 
 /** Cumulative MB over time, as an SVG polyline (x: seconds since the start). */
 function throughputChart(report: Report, finished: readonly Finished[]): string {
@@ -50,7 +40,7 @@ function throughputChart(report: Report, finished: readonly Finished[]): string 
   <rect x="0" y="0" width="${w}" height="${h}" fill="#f6f8fa" stroke="#d0d7de"/>
   <polyline points="${points.join(' ')}" fill="none" stroke="#0969da" stroke-width="2"/>
   <text x="0" y="220" font-size="12">0 s</text><text x="${w}" y="220" font-size="12" text-anchor="end">${axis(span / 1000)}</text>
-  <text x="-6" y="10" font-size="12" text-anchor="end">${escape(bytes(total))}</text><text x="-6" y="${h}" font-size="12" text-anchor="end">0</text>
+  <text x="-6" y="10" font-size="12" text-anchor="end">${escape(formatBytes(total))}</text><text x="-6" y="${h}" font-size="12" text-anchor="end">0</text>
 </svg>`;
 }
 
@@ -78,7 +68,7 @@ started ${escape(report.startedAt)}, finished ${escape(report.finishedAt)} (<spa
 <table>
 <tr><th></th><th>total</th><th>copied</th><th>skipped</th><th>failed</th></tr>
 <tr><th>objects</th>${figure('objects.total', report.objects.total)}${figure('objects.copied', report.objects.copied)}${figure('objects.skipped', report.objects.skipped)}${figure('objects.failed', report.objects.failed)}</tr>
-<tr><th>bytes</th>${figure('bytes.total', report.bytes.total, bytes(report.bytes.total))}${figure('bytes.copied', report.bytes.copied, bytes(report.bytes.copied))}<td></td><td></td></tr>
+<tr><th>bytes</th>${figure('bytes.total', report.bytes.total, formatBytes(report.bytes.total))}${figure('bytes.copied', report.bytes.copied, formatBytes(report.bytes.copied))}<td></td><td></td></tr>
 </table>
 <table>
 <tr><th>throughput</th>${figure('objectsPerSecond', Math.round(report.objects.copied / Math.max(0.001, seconds)), `${n(Math.round(report.objects.copied / Math.max(0.001, seconds)))} objects/s`)}${figure('megabytesPerSecond', Number((report.bytes.copied / 1e6 / Math.max(0.001, seconds)).toFixed(2)), `${(report.bytes.copied / 1e6 / Math.max(0.001, seconds)).toFixed(2)} MB/s`)}</tr>
@@ -101,7 +91,7 @@ ${
 ${
   slowest.length === 0
     ? '<p>None recorded.</p>'
-    : `<table>${slowest.map((s) => `<tr><th><code>${escape(s.key)}</code></th><td>${escape(bytes(s.size))}</td><td>${(s.ms / 1000).toFixed(2)} s</td></tr>`).join('\n')}</table>`
+    : `<table>${slowest.map((s) => `<tr><th><code>${escape(s.key)}</code></th><td>${escape(formatBytes(s.size))}</td><td>${(s.ms / 1000).toFixed(2)} s</td></tr>`).join('\n')}</table>`
 }
 </body></html>
 `;

@@ -55,6 +55,14 @@ export interface RestoreOptions {
   readonly thawCheckSeconds: number;
 }
 
+/** A restore's defaults: Bulk (the cheapest), and thawed copies kept 7 days: room for the longest thaw (48 h) and a copy that takes days. */
+export const DEFAULT_RESTORE: RestoreOptions = Object.freeze({ thawTier: 'Bulk', thawDays: 7, thawCheckSeconds: 0 });
+
+/** A restore's copies are readable: STANDARD unless a class was asked for (some stores keep the source's on a copy). */
+export function readableCopies(transfer: TransferOptions): TransferOptions {
+  return transfer.storageClass ? transfer : { ...transfer, storageClass: 'STANDARD' };
+}
+
 export interface SyncOptions {
   readonly compare: Compare;
   /** Delete destination objects the source does not have (within the include/exclude filters). */

@@ -9,7 +9,7 @@ import { keyFilter, type ListedObject, listObjects } from './listing.ts';
 import { eachAtOnce } from './pool.ts';
 import { withRetry } from './retry.ts';
 import { type IndexItem, LineBatches, toLine } from './manifest.ts';
-import { type ArchivedCounts, isArchiveClass } from './thaw.ts';
+import { type ArchivedCounts, countArchived, isArchiveClass } from './thaw.ts';
 import { type KeyAt, keysAt } from './versions.ts';
 import type { ProgressSink } from './progress.ts';
 
@@ -166,7 +166,7 @@ async function planRange(job: CopyJob, range: KeyRange, totals: Totals, deps: Pl
   // A restore's archived objects go into manifests of their own, copied once thawed.
   const archived = new ManifestWriter(deps.store, job.manifestMaxEntries, job.manifestMaxBytes, (n) => jobKeys.thawManifest(job.jobId, n), () => ++totals.thawManifests);
   const deletes = new DeleteBatches(deps.store, job.jobId, totals);
-  const absent = new LineBatches(deps.store, (n) => jobKeys.absent(job.jobId, n), () => ++totals.absentBatches, ABSENT_BATCH);
+  const absent = new AbsentKeys(deps.store, job.jobId, totals);
   let lastListed = range.after;
 
   let done = true;
@@ -176,8 +176,7 @@ async function planRange(job: CopyJob, range: KeyRange, totals: Totals, deps: Pl
     if (!wanted(key)) {
       // filtered out
     } else if ('state' in item) {
-      totals.absent[item.state]++;
-      await absent.add(item.state === 'deleted' ? { k: key, why: 'deleted', v: item.versionId } : { k: key, why: 'later' });
+      await absent.add(item);
     } else {
       const [o, d] = item;
       if (d) totals.destinationObjects++;
@@ -185,11 +184,7 @@ async function planRange(job: CopyJob, range: KeyRange, totals: Totals, deps: Pl
       if (decision.action === 'copy' && o) {
         const toThaw = job.restore !== undefined && isArchiveClass(o.storageClass);
         await (toThaw ? archived : ready).add(o, 'reason' in decision ? decision.reason : undefined);
-        if (toThaw) {
-          const counts = (totals.archived[o.storageClass!] ??= { objects: 0, bytes: 0 });
-          counts.objects++;
-          counts.bytes += o.size;
-        }
+        if (toThaw) countArchived(totals.archived, o);
         totals.objects++;
         totals.bytes += o.size;
         deps.progress.planned(totals.objects + totals.skipped, totals.bytes);
@@ -215,8 +210,28 @@ async function planRange(job: CopyJob, range: KeyRange, totals: Totals, deps: Pl
   return { after: lastListed, ...(range.through !== undefined && { through: range.through }), done };
 }
 
-/** Keys with no object at a restore's instant, listed this many to a batch. */
-export const ABSENT_BATCH = 1000;
+/**
+ * A restore's keys with no object at its instant (deleted then, or written later): counted, and
+ * listed 1,000 to a batch for the report's objects.csv.
+ */
+export class AbsentKeys {
+  readonly #batches: LineBatches;
+  readonly #counts: { absent?: { deleted: number; later: number }; absentBatches?: number };
+
+  constructor(store: JobStore, jobId: string, counts: { absent?: { deleted: number; later: number }; absentBatches?: number }) {
+    this.#counts = counts;
+    this.#batches = new LineBatches(store, (n) => jobKeys.absent(jobId, n), () => (counts.absentBatches = (counts.absentBatches ?? 0) + 1), 1000);
+  }
+
+  add(k: Exclude<KeyAt, { state: 'present' }>): Promise<void> {
+    (this.#counts.absent ??= { deleted: 0, later: 0 })[k.state]++;
+    return this.#batches.add(k.state === 'deleted' ? { k: k.key, why: 'deleted', v: k.versionId } : { k: k.key, why: 'later' });
+  }
+
+  flush(): Promise<void> {
+    return this.#batches.flush();
+  }
+}
 
 /** Manifest lines, written out at N entries or M bytes of objects, each manifest numbered by `next`. */
 export class ManifestWriter {

@@ -17,9 +17,9 @@ import { DeleteBatches, type DeleteResult, type DeleteState, noSyncCounts, type 
 import { decide, type Entry, entryOf, mergeJoin, plainMd5 } from './diff.ts';
 import { jobKeys } from './job.ts';
 import { getText } from './jobstore.ts';
-import { LineBatches, parseManifest } from './manifest.ts';
-import { ABSENT_BATCH, deleteRefusal, ManifestWriter, type PlanState } from './plan.ts';
-import { type ArchivedCounts, isArchiveClass, type ThawState, thawFailures, thawPass } from './thaw.ts';
+import { parseManifest } from './manifest.ts';
+import { AbsentKeys, deleteRefusal, ManifestWriter, type PlanState } from './plan.ts';
+import { type ArchivedCounts, countArchived, isArchiveClass, type ThawState, thawFailures, thawPass } from './thaw.ts';
 import { keysAt } from './versions.ts';
 import { filesAt } from './walk.ts';
 
@@ -198,9 +198,7 @@ export async function* listIntoManifests(
     planned.bytes += o.size;
     progress.planned(planned.objects + sync.skipped, planned.bytes);
     if (archived && isArchiveClass(o.storageClass)) {
-      const counts = (restore!.archived[o.storageClass!] ??= { objects: 0, bytes: 0 });
-      counts.objects++;
-      counts.bytes += o.size;
+      countArchived(restore!.archived, o);
       await archived.add(o);
       continue;
     }
@@ -216,13 +214,10 @@ export async function* listIntoManifests(
 
 /** The objects of a restore's instant; keys with no object then are counted and listed (the report's objects.csv). */
 async function* presentAt(job: PullJob, client: S3Client, store: JobStore, wanted: (key: string) => boolean, restore: RestoreCounts): AsyncGenerator<ListedObject> {
-  const absent = new LineBatches(store, (n) => jobKeys.absent(job.jobId, n), () => (restore.absentBatches = (restore.absentBatches ?? 0) + 1), ABSENT_BATCH);
+  const absent = new AbsentKeys(store, job.jobId, restore);
   for await (const k of keysAt(client, job.source.bucket, job.source.prefix, new Date(job.restore!.at!))) {
     if (k.state === 'present') yield k.object;
-    else if (wanted(k.key)) {
-      restore.absent![k.state]++;
-      await absent.add(k.state === 'deleted' ? { k: k.key, why: 'deleted', v: k.versionId } : { k: k.key, why: 'later' });
-    }
+    else if (wanted(k.key)) await absent.add(k);
   }
   await absent.flush();
 }

@@ -139,17 +139,16 @@ export async function report(input: ReportInput, deps: { store: JobStore; now?: 
     failuresByCode,
     ...(input.plan.extra !== undefined && { destinationOnly: input.plan.extra }),
     ...(deletes && { deletes }),
-    ...(restored &&
-      job.restore && {
-        restore: {
-          ...(job.restore.at && { at: job.restore.at }),
-          archived: Object.values(input.plan.archived ?? {}).reduce((n, c) => n + c.objects, 0),
-          thawRequested: restored.thawRequested,
-          thawFailed: restored.thawFailed,
-          ...(input.plan.absent && { absent: input.plan.absent }),
-          objectsKey: jobKeys.objects(job.jobId),
-        },
-      }),
+    ...(restored && {
+      restore: {
+        ...(job.restore?.at && { at: job.restore.at }),
+        archived: Object.values(input.plan.archived ?? {}).reduce((n, c) => n + c.objects, 0),
+        thawRequested: restored.thawRequested,
+        thawFailed: restored.thawFailed,
+        ...(input.plan.absent && { absent: input.plan.absent }),
+        objectsKey: jobKeys.objects(job.jobId),
+      },
+    }),
     ...(input.copyError && { error: `${input.copyError.Error ?? 'Error'}: ${input.copyError.Cause ?? ''}`.trim() }),
     startedAt: job.createdAt,
     finishedAt: finishedAt.toISOString(),

@@ -51,6 +51,12 @@ export const PRICES_READ = '2026-11-21';
 /** What a restore's plan found archived, per storage class. */
 export type ArchivedCounts = Record<string, { objects: number; bytes: number }>;
 
+export function countArchived(archived: ArchivedCounts, o: { readonly storageClass?: string; readonly size: number }): void {
+  const counts = (archived[o.storageClass ?? 'STANDARD'] ??= { objects: 0, bytes: 0 });
+  counts.objects++;
+  counts.bytes += o.size;
+}
+
 export interface ThawEstimate {
   readonly storageClass: string;
   readonly objects: number;

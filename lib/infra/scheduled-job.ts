@@ -1,7 +1,16 @@
 import { ContextAttribute, Schedule, type ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/aws-scheduler';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import { Construct } from 'constructs';
-import { type CopyJob, DEFAULT_MANIFEST_MAX_BYTES, DEFAULT_MANIFEST_MAX_ENTRIES, defaultTransferOptions, type RestoreOptions, type SyncOptions } from '../core/job.ts';
+import {
+  type CopyJob,
+  DEFAULT_MANIFEST_MAX_BYTES,
+  DEFAULT_MANIFEST_MAX_ENTRIES,
+  DEFAULT_RESTORE,
+  defaultTransferOptions,
+  readableCopies,
+  type RestoreOptions,
+  type SyncOptions,
+} from '../core/job.ts';
 import { overlaps, parseLocation, type S3Location } from '../core/locations.ts';
 import type { ScheduledRunInput } from '../core/schedule.ts';
 import type { CopyStateMachine } from './copy-state-machine.ts';
@@ -53,7 +62,7 @@ export class ScheduledJob extends Construct {
 
     if (props.job.sync && props.job.restore) throw new Error(`ScheduledJob ${id}: sync or restore, not both`);
     const sync = props.job.sync && { compare: 'time' as const, delete: false, maxDeletePercent: 50, force: false, ...props.job.sync };
-    const restore = props.job.restore && { thawTier: 'Bulk' as const, thawDays: 7, thawCheckSeconds: 0, ...props.job.restore };
+    const restore = props.job.restore && { ...DEFAULT_RESTORE, ...props.job.restore };
     const job: Omit<CopyJob, 'jobId' | 'createdAt'> = {
       kind: 'copy',
       source,
@@ -61,8 +70,7 @@ export class ScheduledJob extends Construct {
       include: [...(props.job.include ?? [])],
       exclude: [...(props.job.exclude ?? [])],
       dryRun: false,
-      // A restore's copies are readable (STANDARD), as on the command line.
-      transfer: restore ? { ...defaultTransferOptions, storageClass: 'STANDARD' } : defaultTransferOptions,
+      transfer: restore ? readableCopies(defaultTransferOptions) : defaultTransferOptions,
       manifestMaxEntries: DEFAULT_MANIFEST_MAX_ENTRIES,
       manifestMaxBytes: DEFAULT_MANIFEST_MAX_BYTES,
       ...(sync && { sync }),

@@ -1,4 +1,4 @@
-import { BadInputError } from '../core/errors.ts';
+import { BadInputError } from './errors.ts';
 
 const UNITS: Record<string, number> = {
   '': 1,
