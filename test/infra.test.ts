@@ -7,6 +7,8 @@ import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import { COPIERS_AT_ONCE } from '../lib/core/estimate.ts';
+import { FUNCTION_MEMORY_MB } from '../lib/core/job.ts';
 import { buildApp } from '../lib/infra/app.ts';
 import { COPY_ASL, RESTORE_ASL } from '../lib/infra/copy-state-machine.ts';
 import { tempDir } from './helpers.ts';
@@ -57,6 +59,8 @@ describe('CDK app', () => {
     for (const fn of Object.values(fns)) {
       const p = fn.Properties;
       assert.deepEqual(p.Architectures, ['arm64']);
+      // What `ferry plan --estimate` prices a GB-second of.
+      assert.equal(p.MemorySize, FUNCTION_MEMORY_MB);
       assert.deepEqual(p.TracingConfig, { Mode: 'Active' });
       assert.equal(p.Environment.Variables.FERRY_JOB_PREFIX, 'jobs/');
       assert.ok(p.Environment.Variables.FERRY_JOB_BUCKET['Fn::ImportValue'], 'job bucket from the stateful stack');
@@ -79,6 +83,8 @@ describe('CDK app', () => {
       assert.match(subs[name as string]['Fn::GetAtt'][0], new RegExp(`^Copy${id}[0-9A-F]{8}$`));
     }
     assert.equal(file.States.Copy.ItemProcessor.ProcessorConfig.Mode, 'DISTRIBUTED');
+    // What `ferry plan --estimate` takes the copiers at once to be.
+    assert.equal(file.States.Copy.MaxConcurrency, COPIERS_AT_ONCE);
     assert.match(JSON.stringify(machine.Properties.StateMachineName), /-copy/);
   });
 

@@ -2,7 +2,7 @@ import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
-import { s3Client } from '../core/clients.ts';
+import { s3Client, sameService } from '../core/clients.ts';
 import { BadInputError, CannotRunError } from '../core/errors.ts';
 import { type CopyJob, DEFAULT_RESTORE, jobKeys, loadAnyJob, loadJob, newJobId, readableCopies, type PullJob, type PushJob, type RestoreOptions, type SyncOptions } from '../core/job.ts';
 import { DirectoryJobStore, getJson, getText, type JobStore, S3JobStore } from '../core/jobstore.ts';
@@ -11,7 +11,7 @@ import { csvField } from '../core/report.ts';
 import { verify, type VerifySide } from '../core/verify.ts';
 import { formatS3, overlaps, parseLocation, type S3Location } from '../core/locations.ts';
 import type { PlanState } from '../core/plan.ts';
-import { checkDestination, checkSource } from '../core/preflight.ts';
+import { bucketRegion, checkDestination, checkSource } from '../core/preflight.ts';
 import { poolFor } from '../core/pool.ts';
 import { pull } from '../core/pull.ts';
 import { PRICES_READ, thawEstimate } from '../core/thaw.ts';
@@ -23,6 +23,7 @@ import { runLocal } from '../local/run-copy.ts';
 import { dropUndefined, finish, JOB_OPTIONS, jobBase, maxBuffered, positiveInt, s3Location, sideConfig } from './common.ts';
 import { type Report, runAws } from './engines.ts';
 import { scanCommand, statusCommand, workCommand } from './fleet.ts';
+import { type EstimateContext, estimateLines, planEstimate } from './estimate.ts';
 import { ProgressLine } from './progress.ts';
 import { formatBytes } from '../core/size.ts';
 
@@ -35,7 +36,9 @@ commands:
                    --delete also deletes what the source does not have
   verify SRC DST   compare two sides (s3:// or a directory): keys, sizes, checksums where comparable; exit 1 if they differ
   plan SRC DST     what a sync would do, counted (to copy, unchanged, only at the destination); changes nothing;
-                   with --at or --restore, what a restore would do (objects, thaws with their wait and cost)
+                   with --estimate, its requests, Lambda, Step Functions, SQS, transfer, dollars and duration,
+                   beside DataSync's and S3 Batch Operations' prices; with --at or --restore, what a restore
+                   would do (objects, thaws with their wait and cost)
   restore SRC DST  s3://bucket[/prefix] as it was --at an instant (or as it is now) into s3://bucket[/prefix] or
                    a directory; archived objects are thawed first, the rest copied meanwhile
   scan SRC --to DST --queue URL --job-bucket NAME
@@ -80,6 +83,7 @@ options of sync and plan (besides those of copy):
   --force                       delete even beyond --max-delete
   --size-only                   same size means unchanged
   --checksum                    compare ETags where both are comparable, else as the default (size, then times)
+  --estimate                    plan: price the job (us-east-1 list prices; --engine aws for the cloud's figures)
 
 options of restore (besides those of copy):
   --at TIME                     an ISO 8601 instant with its zone (2026-11-01T00:00:00Z): each key's newest version
@@ -144,7 +148,7 @@ const RESTORE_OPTIONS = {
   'thaw-check-seconds': { type: 'string' },
 } as const;
 
-const PLAN_OPTIONS = { ...SYNC_OPTIONS, ...RESTORE_OPTIONS, restore: { type: 'boolean' } } as const;
+const PLAN_OPTIONS = { ...SYNC_OPTIONS, ...RESTORE_OPTIONS, restore: { type: 'boolean' }, estimate: { type: 'boolean' } } as const;
 
 type CopyValues = ReturnType<typeof parseSyncArgs>['values'];
 
@@ -250,6 +254,7 @@ async function copyCommand(args: string[], mode: Mode): Promise<number> {
   const restore = mode === 'restore' || o.restore || o.at !== undefined ? restoreOptions(o) : undefined;
   const sync = mode === 'copy' || restore ? undefined : syncOptions(o);
   if (restore && (o.delete || o['size-only'] || o.checksum)) throw new BadInputError('a restore copies every object it finds: --delete, --size-only and --checksum are for sync');
+  if (restore && o.estimate) throw new BadInputError("--estimate prices copies and syncs; a restore's plan prices its thaws (without --estimate)");
   if (mode === 'plan') o['dry-run'] = true;
   const from = parseLocation(positionals[0] as string);
   const to = parseLocation(positionals[1] as string);
@@ -314,7 +319,15 @@ async function copyCommand(args: string[], mode: Mode): Promise<number> {
     );
   }
 
-  if (mode === 'plan' || (restore && job.dryRun)) return planSummary(result, store, job.jobId, Boolean(o.json));
+  if (mode === 'plan' || (restore && job.dryRun)) {
+    const priced = o.estimate && {
+      route: sameService(job.source, job.destination) ? ('server-side' as const) : ('streamed' as const),
+      engine: engine as 'local' | 'aws',
+      transfer: job.transfer,
+      regions: { source: await bucketRegion(s3Client(sourceSide), source.bucket), destination: await bucketRegion(s3Client(destSide), destination.bucket) },
+    };
+    return planSummary(result, store, job.jobId, Boolean(o.json), priced || undefined);
+  }
   if (sync && job.dryRun && !o.json) await printActions(store, job.jobId);
   return finish(result, where, Boolean(o.json));
 }
@@ -339,13 +352,14 @@ const REASONS: Record<string, string> = {
   checksum: 'checksums differ',
 };
 
-/** `ferry plan`: what a sync would do, counted; with --json, the dry run's report. */
-async function planSummary(result: Report, store: JobStore, jobId: string, json: boolean): Promise<number> {
+/** `ferry plan`: what a sync would do, counted, and with --estimate priced; with --json, the dry run's report. */
+async function planSummary(result: Report, store: JobStore, jobId: string, json: boolean, priced?: EstimateContext): Promise<number> {
+  const plan = await getJson<PlanState>(store, jobKeys.plan(jobId));
+  const estimate = priced && (await planEstimate(store, jobId, plan, result, priced));
   if (json) {
-    process.stdout.write(`${JSON.stringify(result)}\n`);
+    process.stdout.write(`${JSON.stringify(estimate ? { ...result, estimate } : result)}\n`);
     return 0;
   }
-  const plan = await getJson<PlanState>(store, jobKeys.plan(jobId));
   const reasons: Record<string, number> = {};
   for (let n = 1; n <= plan.manifests; n++) {
     for (const l of parseManifest(await getText(store, jobKeys.manifest(jobId, n)))) reasons[l.r ?? ''] = (reasons[l.r ?? ''] ?? 0) + 1;
@@ -366,6 +380,7 @@ async function planSummary(result: Report, store: JobStore, jobId: string, json:
     `unchanged: ${count(plan.skipped ?? 0)} objects`,
     `only at the destination: ${count(plan.extra ?? 0)} objects` +
       (result.deletes ? (plan.deleteRefused ? `; not deleted: ${plan.deleteRefused}` : '; to delete (--delete)') : '; kept (no --delete)'),
+    ...(estimate && priced ? estimateLines(estimate, priced) : []),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   return 0;
@@ -553,7 +568,10 @@ async function runInProcess(
   try {
     const deps = { store, s3: s3Client, pool: poolFor(job.transfer.concurrency, maxBuffered(o)), progress, stop: () => stopping !== undefined };
     const result = await run(deps).finally(() => progress.stop());
-    if (mode === 'plan' || (job.kind === 'pull' && job.restore && job.dryRun)) return await planSummary(result, store, job.jobId, Boolean(o.json));
+    if (mode === 'plan' || (job.kind === 'pull' && job.restore && job.dryRun)) {
+      const priced = o.estimate ? { route: job.kind, engine: 'local' as const, transfer: job.transfer } : undefined;
+      return await planSummary(result, store, job.jobId, Boolean(o.json), priced);
+    }
     if (mode === 'sync' && job.dryRun && !o.json) await printActions(store, job.jobId);
     const code = finish(result, (key) => path.join(jobDir, key), Boolean(o.json));
     if (!stopping) return code;

@@ -103,6 +103,9 @@ export const defaultTransferOptions: TransferOptions = Object.freeze({
 export const DEFAULT_MANIFEST_MAX_ENTRIES = 1000;
 export const DEFAULT_MANIFEST_MAX_BYTES = 10 * 1024 * MiB;
 
+/** Every ferry Lambda's memory: 1,769 MB is one full vCPU. */
+export const FUNCTION_MEMORY_MB = 1769;
+
 export function newJobId(now = new Date()): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
   return `${stamp}-${randomBytes(3).toString('hex')}`;

@@ -22,6 +22,12 @@ export async function checkDestination(client: S3Client, loc: S3Location): Promi
   }
 }
 
+/** The bucket's region as S3 states it (x-amz-bucket-region); undefined where a store does not say. */
+export async function bucketRegion(client: S3Client, bucket: string): Promise<string | undefined> {
+  const out = await client.send(new HeadBucketCommand({ Bucket: bucket }));
+  return out.BucketRegion;
+}
+
 export function explain(err: unknown, what: string, verb: string): Error {
   const e = err as Error & { $metadata?: { httpStatusCode?: number } };
   const { code, message } = classify(err);
