@@ -303,6 +303,21 @@ describe('CDK app with a scheduled sync', () => {
     assert.throws(() => appWith([{ ...nightlyRestore, sync: {} }]), /sync or restore, not both/);
   });
 
+  it('inventory buckets: only the planner may read them, and only their objects', () => {
+    const ferry = Template.fromStack(
+      buildApp(new App({ context: { 'ferry:sourceBuckets': 'src-a', 'ferry:destinationBuckets': 'dst-a', 'ferry:inventoryBuckets': 'inv-reports' } })).stateless,
+    );
+    const reading = Object.entries(ferry.findResources('AWS::IAM::Policy'))
+      .filter(([, p]) => JSON.stringify(p).includes('inv-reports'))
+      .map(([id, p]) => {
+        const statements = (p.Properties.PolicyDocument.Statement as Statement[]).filter((x) => JSON.stringify(x.Resource).includes('inv-reports'));
+        assert.deepEqual(statements.map((x) => x.Action), ['s3:GetObject']);
+        assert.match(JSON.stringify(statements[0]!.Resource), /inv-reports\/\*/);
+        return id.replace(/ServiceRole.*/, '');
+      });
+    assert.deepEqual(reading, ['CopyPlanner']);
+  });
+
   it('roles of other accounts: only those listed may be assumed, by the functions that reach the data', () => {
     const role = 'arn:aws:iam::111122223333:role/ferry-read';
     const ferry = Template.fromStack(

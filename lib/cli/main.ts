@@ -11,6 +11,7 @@ import { csvField } from '../core/report.ts';
 import { verify, type VerifySide } from '../core/verify.ts';
 import { formatS3, overlaps, parseLocation, type S3Location } from '../core/locations.ts';
 import type { PlanState } from '../core/plan.ts';
+import { readInventoryManifest } from '../core/inventory.ts';
 import { bucketRegion, checkDestination, checkSource } from '../core/preflight.ts';
 import { poolFor } from '../core/pool.ts';
 import { pull } from '../core/pull.ts';
@@ -73,6 +74,8 @@ options of copy:
   --follow-symlinks             push: follow symbolic links (default: skip and count them)
   --max-buffered SIZE           push, pull, work: file and object bodies held in memory at once (default 256MiB)
   --job-dir DIR                 local job store (default .ferry/jobs)
+  --from-inventory URL          between buckets: list the source from an S3 Inventory report (s3://.../manifest.json,
+                                CSV) instead of listing it; objects written since the report are not in it
   --resume JOB                  carry on an interrupted local job (no SRC DST: they are the job's)
   --state-machine-arn ARN       the deployed copy state machine, for --engine aws (or FERRY_STATE_MACHINE_ARN)
   --job-bucket NAME             the deployed job bucket, for --engine aws (or FERRY_JOB_BUCKET)
@@ -128,6 +131,7 @@ const COPY_OPTIONS = {
   'state-machine-arn': { type: 'string' },
   // Tuning for tests: the local per-invocation time budget.
   'invocation-ms': { type: 'string' },
+  'from-inventory': { type: 'string' },
 } as const;
 
 /** sync and plan take copy's options and these. */
@@ -258,6 +262,9 @@ async function copyCommand(args: string[], mode: Mode): Promise<number> {
   if (mode === 'plan') o['dry-run'] = true;
   const from = parseLocation(positionals[0] as string);
   const to = parseLocation(positionals[1] as string);
+  if (o['from-inventory'] !== undefined && (restore || from.kind === 'dir' || to.kind === 'dir')) {
+    throw new BadInputError('--from-inventory is for copies between buckets (copy, sync and plan s3:// s3://), not restores, pushes or pulls');
+  }
   if (sync && from.kind === 'dir' && to.kind === 'dir') throw new BadInputError(`${mode} takes s3:// on at least one side`);
   if (from.kind === 'dir') {
     if (restore) throw new BadInputError('a restore reads a bucket: its source is s3://bucket[/prefix]');
@@ -281,6 +288,12 @@ async function copyCommand(args: string[], mode: Mode): Promise<number> {
   await checkSource(s3Client(sourceSide), source);
   if (restore?.at) await assertVersioned(s3Client(sourceSide), source.bucket);
   await checkDestination(s3Client(destSide), destination);
+  const inventory = o['from-inventory'];
+  if (inventory !== undefined) {
+    const manifest = await readInventoryManifest(s3Client(sourceSide), inventory, source.bucket);
+    const taken = manifest.creationTimestamp ? new Date(Number(manifest.creationTimestamp)).toISOString() : 'an unknown time';
+    process.stderr.write(`ferry: source listed from the inventory of ${taken} (${manifest.files.length} files); objects written since are not in it\n`);
+  }
 
   const job: CopyJob = {
     ...base,
@@ -290,6 +303,7 @@ async function copyCommand(args: string[], mode: Mode): Promise<number> {
     destination: { ...destination, ...dropUndefined(destSide) },
     ...(sync && { sync }),
     ...(restore && { restore }),
+    ...(inventory !== undefined && { inventory }),
   };
 
   let store: JobStore;

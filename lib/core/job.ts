@@ -41,6 +41,8 @@ export interface CopyJob {
   readonly sync?: SyncOptions;
   /** A restore: the source as it was at an instant, archived objects thawed first (state-machines/restore.asl.json). */
   readonly restore?: RestoreOptions;
+  /** The source listed from this S3 Inventory report (s3://.../manifest.json) instead of ListObjectsV2. */
+  readonly inventory?: string;
 }
 
 export type ThawTier = 'Bulk' | 'Standard' | 'Expedited';

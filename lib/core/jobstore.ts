@@ -1,5 +1,7 @@
+import { createReadStream } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { classify, JobStoreError, TransientError } from './errors.ts';
 
@@ -17,6 +19,8 @@ export interface JobStore {
   unlocate(fullKey: string): string;
   get(key: string): Promise<string | undefined>;
   put(key: string, body: string): Promise<void>;
+  /** The lines of a text object, streamed (memory holds a chunk, not the object). */
+  lines(key: string): AsyncIterable<string>;
 }
 
 /** The text at `key`; a missing key is a JobStoreError. */
@@ -63,6 +67,10 @@ export class DirectoryJobStore implements JobStore {
     const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
     await writeFile(tmp, body);
     await rename(tmp, file);
+  }
+
+  lines(key: string): AsyncIterable<string> {
+    return readLines(createReadStream(this.#path(key)));
   }
 
   #path(key: string): string {
@@ -112,6 +120,33 @@ export class S3JobStore implements JobStore {
       throw storeError(err);
     }
   }
+
+  async *lines(key: string): AsyncIterable<string> {
+    let body: Readable;
+    try {
+      const out = await this.#client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.locate(key) }));
+      body = out.Body as Readable;
+    } catch (err) {
+      throw storeError(err);
+    }
+    yield* readLines(body);
+  }
+}
+
+/**
+ * The lines of a stream, read a chunk at a time as they are consumed: unlike readline's iterator,
+ * nothing is read ahead, so many streams merged at once hold a chunk each.
+ */
+export async function* readLines(stream: Readable): AsyncGenerator<string> {
+  let carry = '';
+  stream.setEncoding('utf8'); // characters split across chunks are joined
+  for await (const chunk of stream) {
+    const text = carry + (chunk as string);
+    const lines = text.split('\n');
+    carry = lines.pop() as string;
+    yield* lines;
+  }
+  if (carry !== '') yield carry;
 }
 
 function contentType(key: string): string {

@@ -5,6 +5,7 @@ import { decide, entryOf, mergeJoin } from './diff.ts';
 import { type CopyJob, jobKeys, loadJob, type SyncOptions } from './job.ts';
 import type { JobStore } from './jobstore.ts';
 import { compareKeys } from './keys.ts';
+import { inventoryListing, RUN_ROWS, sortInventory } from './inventory.ts';
 import { keyFilter, type ListedObject, listObjects } from './listing.ts';
 import { eachAtOnce } from './pool.ts';
 import { withRetry } from './retry.ts';
@@ -100,8 +101,16 @@ export async function plan(input: PlanInput, deps: PlanDeps): Promise<PlanState>
     absent: { deleted: 0, later: 0, ...state.absent },
     absentBatches: state.absentBatches ?? 0,
   };
+  // An inventory is sorted into runs first (over as many invocations as that takes), then merged as one range.
+  if (job.inventory) {
+    const timeLeft = () => deps.remainingMs() >= deps.marginMs;
+    const runRows = Number(process.env.FERRY_INVENTORY_RUN_ROWS) || RUN_ROWS;
+    const sorted = await sortInventory({ ...job, inventory: job.inventory }, deps.store, deps.s3(job.source), timeLeft, runRows);
+    if (!sorted.done) return saved(deps.store, job.jobId, state);
+  }
   // A plan state from before ranges carries one cursor: it goes on as one range.
-  const ranges = state.ranges ?? (state.startAfter === '' ? await splitKeySpace(job, deps) : [{ after: state.startAfter, done: false }]);
+  const ranges =
+    state.ranges ?? (state.startAfter === '' && !job.inventory ? await splitKeySpace(job, deps) : [{ after: state.startAfter, done: false }]);
   const planned = await eachRange(ranges, LIST_CONCURRENCY, deps, (range) => planRange(job, range, totals, deps));
   const { skipped, destinationObjects, extra, deleteManifests, manifests, objects, bytes, thawManifests, archived, absent, absentBatches } = totals;
   const sync = job.sync ? { skipped, destinationObjects, extra, deleteManifests } : {};
@@ -390,7 +399,7 @@ async function* sourceItems(
     }
     return;
   }
-  const source = listObjects(client, job.source.bucket, job.source.prefix, startAfter);
+  const source = job.inventory ? inventoryListing(deps.store, job.jobId, startAfter) : listObjects(client, job.source.bucket, job.source.prefix, startAfter);
   if (!job.sync) {
     for await (const o of source) yield [o, undefined];
     return;

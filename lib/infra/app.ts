@@ -18,6 +18,7 @@ export function buildApp(app = new App()): { app: App; stateful: FerryStatefulSt
     jobBucket: stateful.jobBucket,
     ...buckets,
     assumableRoles: bucketList(app, 'ferry:assumableRoles'),
+    inventoryBuckets: bucketList(app, 'ferry:inventoryBuckets'),
     alarmTopic: stateful.alarmTopic,
     work: stateful.work,
     schedules: typeof schedules === 'string' ? JSON.parse(schedules) : (schedules ?? []),

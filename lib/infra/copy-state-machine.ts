@@ -24,6 +24,8 @@ export interface CopyStateMachineProps {
    * whose trust policy names these functions' roles and an ExternalId. Nothing else is assumable.
    */
   readonly assumableRoles?: readonly string[];
+  /** Buckets holding S3 Inventory reports the planner may read (`--from-inventory`). */
+  readonly inventoryBuckets?: readonly string[];
   /** @default `${stackName}-copy` (and `${stackName}-restore` for the restore state machine) */
   readonly stateMachineName?: string;
 }
@@ -99,6 +101,10 @@ export class CopyStateMachine extends Construct {
           resources: objectArns(props.destinationBuckets),
         }),
       );
+    }
+
+    if (props.inventoryBuckets?.length) {
+      this.planner.addToRolePolicy(new PolicyStatement({ actions: ['s3:GetObject'], resources: objectArns(props.inventoryBuckets) }));
     }
 
     if (props.assumableRoles?.length) {

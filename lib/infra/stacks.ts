@@ -42,6 +42,8 @@ export interface FerryStackProps extends StackProps {
   readonly destinationBuckets: readonly string[];
   /** Roles in other accounts the functions may assume for a side (`--source-role-arn`, `--dest-role-arn`). */
   readonly assumableRoles?: readonly string[];
+  /** Buckets of S3 Inventory reports the planner may read (`--from-inventory`). */
+  readonly inventoryBuckets?: readonly string[];
   /** Where the alarms go, and the fleet's queue and dead-letter alarm for the dashboard (the stateful stack's). */
   readonly alarmTopic?: ITopic;
   readonly work?: WorkQueue;
