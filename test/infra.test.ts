@@ -257,7 +257,7 @@ describe('CDK app with a scheduled sync', () => {
   const appWith = (schedules: unknown) =>
     buildApp(
       new App({
-        context: { 'ferry:sourceBuckets': 'src-a', 'ferry:destinationBuckets': 'dst-a', 'ferry:schedules': schedules },
+        context: { 'ferry:sourceBuckets': 'src-a', 'ferry:destinationBuckets': 'dst-a', 'ferry:inventoryBuckets': 'inv-a', 'ferry:schedules': schedules },
       }),
     );
 
@@ -301,6 +301,15 @@ describe('CDK app with a scheduled sync', () => {
     const [starter] = Object.values(ferry.findResources('AWS::Lambda::Function', { Properties: { Environment: { Variables: { FERRY_RESTORE_STATE_MACHINE_ARN: Match.anyValue() } } } }));
     assert.ok(starter);
     assert.throws(() => appWith([{ ...nightlyRestore, sync: {} }]), /sync or restore, not both/);
+  });
+
+  it('a scheduled sync from S3 Inventory: the configuration\'s folder in the job (each run reads its newest report); other buckets refused', () => {
+    const fromInventory = { ...nightly, inventory: 's3://inv-a/reports/src-a/nightly/' };
+    const ferry = Template.fromStack(appWith([fromInventory]).stateless);
+    const [schedule] = Object.values(ferry.findResources('AWS::Scheduler::Schedule'));
+    assert.equal(JSON.parse(schedule!.Properties.Target.Input).job.inventory, 's3://inv-a/reports/src-a/nightly/');
+    assert.throws(() => appWith([{ ...nightly, inventory: 's3://elsewhere/src-a/nightly/' }]), /elsewhere is not among the inventory buckets/);
+    assert.throws(() => appWith([{ ...nightly, inventory: 's3://inv-a/src-a/nightly/2026-11-20T00-00Z/manifest.json' }]), /not an inventory configuration's folder/);
   });
 
   it('inventory buckets: only the planner may read them, and only their objects', () => {

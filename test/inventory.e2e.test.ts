@@ -141,6 +141,18 @@ describe('copy and sync from an S3 Inventory report', () => {
     assert.deepEqual(await listAll(client, 'inv-dst', 'stale/'), ['a b.txt']);
   });
 
+  it("an inventory configuration's folder means its newest report with a manifest.json", async () => {
+    // A newer report still being written (no manifest.json yet) is passed over.
+    await client.send(new PutObjectCommand({ Bucket: 'inv-reports', Key: 'inv-src/nightly/2026-11-21T00-00Z/data/0-part.csv.gz', Body: 'partial' }));
+    const run = await runFerry(['plan', 's3://inv-src/data', 's3://inv-dst/copy', '--from-inventory', 's3://inv-reports/inv-src/nightly/', '--endpoint-url', server.endpoint]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, /inventory of 2026-11-20T00:00:00\.000Z \(s3:\/\/inv-reports\/inv-src\/nightly\/2026-11-20T00-00Z\/manifest\.json, 3 files\)/);
+    assert.match(run.stdout, new RegExp(`unchanged: ${LISTED.length} objects`));
+    const none = await runFerry(['plan', 's3://inv-src/data', 's3://inv-dst/copy', '--from-inventory', 's3://inv-reports/inv-src/none/', '--endpoint-url', server.endpoint]);
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /no inventory report with a manifest\.json under s3:\/\/inv-reports\/inv-src\/none\//);
+  });
+
   it('a damaged inventory file stops the job with its name, before any copy', async () => {
     const url = await putInventory(client, 'inv-src/nightly/2026-11-19T00-00Z', rows, { badMd5: true });
     const run = await runFerry(['copy', 's3://inv-src/data', 's3://inv-dst/damaged', '--from-inventory', url, '--endpoint-url', server.endpoint]);

@@ -11,7 +11,7 @@ import { csvField } from '../core/report.ts';
 import { verify, type VerifySide } from '../core/verify.ts';
 import { formatS3, overlaps, parseLocation, type S3Location } from '../core/locations.ts';
 import type { PlanState } from '../core/plan.ts';
-import { readInventoryManifest } from '../core/inventory.ts';
+import { readInventoryManifest, resolveInventory } from '../core/inventory.ts';
 import { bucketRegion, checkDestination, checkSource } from '../core/preflight.ts';
 import { poolFor } from '../core/pool.ts';
 import { pull } from '../core/pull.ts';
@@ -75,7 +75,8 @@ options of copy:
   --max-buffered SIZE           push, pull, work: file and object bodies held in memory at once (default 256MiB)
   --job-dir DIR                 local job store (default .ferry/jobs)
   --from-inventory URL          between buckets: list the source from an S3 Inventory report (s3://.../manifest.json,
-                                CSV) instead of listing it; objects written since the report are not in it
+                                CSV; or its configuration's folder s3://.../config-id/ for the newest report)
+                                instead of listing it; objects written since the report are not in it
   --resume JOB                  carry on an interrupted local job (no SRC DST: they are the job's)
   --state-machine-arn ARN       the deployed copy state machine, for --engine aws (or FERRY_STATE_MACHINE_ARN)
   --job-bucket NAME             the deployed job bucket, for --engine aws (or FERRY_JOB_BUCKET)
@@ -288,11 +289,12 @@ async function copyCommand(args: string[], mode: Mode): Promise<number> {
   await checkSource(s3Client(sourceSide), source);
   if (restore?.at) await assertVersioned(s3Client(sourceSide), source.bucket);
   await checkDestination(s3Client(destSide), destination);
-  const inventory = o['from-inventory'];
+  // The report is fixed when the job is made, so a resumed job reads the same one.
+  const inventory = o['from-inventory'] === undefined ? undefined : await resolveInventory(s3Client(sourceSide), o['from-inventory']);
   if (inventory !== undefined) {
     const manifest = await readInventoryManifest(s3Client(sourceSide), inventory, source.bucket);
     const taken = manifest.creationTimestamp ? new Date(Number(manifest.creationTimestamp)).toISOString() : 'an unknown time';
-    process.stderr.write(`ferry: source listed from the inventory of ${taken} (${manifest.files.length} files); objects written since are not in it\n`);
+    process.stderr.write(`ferry: source listed from the inventory of ${taken} (${inventory}, ${manifest.files.length} files); objects written since are not in it\n`);
   }
 
   const job: CopyJob = {

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { BadInputError } from './errors.ts';
 import type { CopyJob } from './job.ts';
 import { getJson, type JobStore, readLines } from './jobstore.ts';
@@ -26,6 +26,38 @@ export interface InventoryManifest {
 
 /** Keys per sorted run: about 100 bytes each in memory while a run is sorted. */
 export const RUN_ROWS = 200_000;
+
+const REPORT_FOLDER = /^\d{4}-\d\d-\d\dT\d\d-\d\dZ\/$/;
+
+/**
+ * The manifest.json an --from-inventory address means: itself, or for an inventory configuration's
+ * folder (s3://bucket/[prefix/]source-bucket/config-id/) the newest report's that has one (a
+ * report still being written has none yet). Scheduled jobs name the folder: each run takes the newest.
+ */
+export async function resolveInventory(client: S3Client, url: string): Promise<string> {
+  const at = /^s3:\/\/([^/]+)\/(.*)$/.exec(url);
+  if (!at || !(url.endsWith('/manifest.json') || url.endsWith('/'))) {
+    throw new BadInputError(`--from-inventory: the s3:// address of an inventory's manifest.json, or of its configuration's folder (ending in /), not "${url}"`);
+  }
+  if (url.endsWith('/manifest.json')) return url;
+  const [bucket, prefix] = [at[1] as string, at[2] as string];
+  const folders: string[] = [];
+  let token: string | undefined;
+  try {
+    do {
+      const page = await withRetry(() => client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, Delimiter: '/', ContinuationToken: token })), () => {});
+      for (const p of page.CommonPrefixes ?? []) if (REPORT_FOLDER.test((p.Prefix ?? '').slice(prefix.length))) folders.push(p.Prefix as string);
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  } catch (err) {
+    throw new BadInputError(`--from-inventory ${url}: cannot list it (${(err as Error).name})`);
+  }
+  for (const folder of folders.sort().reverse()) {
+    const listed = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `${folder}manifest.json`, MaxKeys: 1 }));
+    if (listed.Contents?.some((o) => o.Key === `${folder}manifest.json`)) return `s3://${bucket}/${folder}manifest.json`;
+  }
+  throw new BadInputError(`--from-inventory: no inventory report with a manifest.json under ${url}`);
+}
 
 /** Reads and checks an inventory's manifest.json; bad or unusable ones are a BadInputError. */
 export async function readInventoryManifest(client: S3Client, url: string, sourceBucket: string): Promise<InventoryManifest> {
@@ -145,8 +177,9 @@ async function* fileRows(client: S3Client, manifest: InventoryManifest, file: In
   }
 }
 
-/** How far sorting has gone: the files read (in the manifest's order) and the runs written. */
+/** How far sorting has gone: the report (its manifest.json), the files read (in its order) and the runs written. */
 interface SortState {
+  readonly manifest: string;
   readonly files: number;
   readonly runs: number;
   readonly rows: number;
@@ -165,9 +198,11 @@ export async function sortInventory(
   client: S3Client,
   timeLeft: () => boolean,
   runRows = RUN_ROWS,
-): Promise<{ done: boolean; runs: number; rows: number }> {
-  const manifest = await readInventoryManifest(client, job.inventory, job.source.bucket);
-  let state: SortState = (await store.get(stateKey(job.jobId))) ? await getJson<SortState>(store, stateKey(job.jobId)) : { files: 0, runs: 0, rows: 0 };
+): Promise<{ done: boolean; manifest: string; runs: number; rows: number }> {
+  let state: SortState = (await store.get(stateKey(job.jobId)))
+    ? await getJson<SortState>(store, stateKey(job.jobId))
+    : { manifest: await resolveInventory(client, job.inventory), files: 0, runs: 0, rows: 0 };
+  const manifest = await readInventoryManifest(client, state.manifest, job.source.bucket);
   for (let f = state.files; f < manifest.files.length; f++) {
     if (!timeLeft()) return { done: false, ...state };
     let runs = state.runs;
@@ -185,7 +220,7 @@ export async function sortInventory(
       if (buffer.length >= runRows) await flush();
     }
     await flush();
-    state = { files: f + 1, runs, rows };
+    state = { manifest: state.manifest, files: f + 1, runs, rows };
     await store.put(stateKey(job.jobId), JSON.stringify(state));
   }
   return { done: true, ...state };

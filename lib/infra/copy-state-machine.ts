@@ -47,6 +47,7 @@ export class CopyStateMachine extends Construct {
   readonly reporter: FerryFunction;
   readonly sourceBuckets: readonly string[];
   readonly destinationBuckets: readonly string[];
+  readonly inventoryBuckets: readonly string[];
   readonly #jobBucket: IBucket;
   #starter?: FerryFunction;
 
@@ -55,6 +56,7 @@ export class CopyStateMachine extends Construct {
     const stack = Stack.of(this);
     this.sourceBuckets = props.sourceBuckets;
     this.destinationBuckets = props.destinationBuckets;
+    this.inventoryBuckets = props.inventoryBuckets ?? [];
     this.#jobBucket = props.jobBucket;
     const environment = { FERRY_JOB_BUCKET: props.jobBucket.bucketName, FERRY_JOB_PREFIX: JobBucket.PREFIX };
     this.planner = new FerryFunction(this, 'Planner', { handler: 'plan', environment });

@@ -27,6 +27,12 @@ export interface ScheduledJobSpec {
   readonly restore?: Partial<RestoreOptions>;
   readonly include?: readonly string[];
   readonly exclude?: readonly string[];
+  /**
+   * List the source from S3 Inventory: an inventory configuration's folder
+   * (s3://bucket/[prefix/]source-bucket/config-id/), whose newest report each run reads, in a
+   * bucket among the stack's inventory buckets.
+   */
+  readonly inventory?: string;
 }
 
 export interface ScheduledJobProps {
@@ -61,6 +67,13 @@ export class ScheduledJob extends Construct {
     if (overlaps(source, destination)) throw new Error(`ScheduledJob ${id}: the destination overlaps the source`);
 
     if (props.job.sync && props.job.restore) throw new Error(`ScheduledJob ${id}: sync or restore, not both`);
+    const inventory = props.job.inventory;
+    if (inventory !== undefined) {
+      const bucket = /^s3:\/\/([^/]+)\/.*\/$/.exec(inventory)?.[1];
+      if (!bucket) throw new Error(`ScheduledJob ${id}: inventory "${inventory}" is not an inventory configuration's folder, s3://bucket/.../config-id/`);
+      if (!props.copy.inventoryBuckets.includes(bucket)) throw new Error(`ScheduledJob ${id}: ${bucket} is not among the inventory buckets (ferry:inventoryBuckets)`);
+      if (props.job.restore) throw new Error(`ScheduledJob ${id}: a restore lists versions; it cannot read an inventory`);
+    }
     const sync = props.job.sync && { compare: 'time' as const, delete: false, maxDeletePercent: 50, force: false, ...props.job.sync };
     const restore = props.job.restore && { ...DEFAULT_RESTORE, ...props.job.restore };
     const job: Omit<CopyJob, 'jobId' | 'createdAt'> = {
@@ -75,6 +88,7 @@ export class ScheduledJob extends Construct {
       manifestMaxBytes: DEFAULT_MANIFEST_MAX_BYTES,
       ...(sync && { sync }),
       ...(restore && { restore }),
+      ...(inventory !== undefined && { inventory }),
     };
     const input: ScheduledRunInput = { schedule: props.name, scheduledTime: ContextAttribute.scheduledTime, job };
     this.schedule = new Schedule(this, 'Schedule', {
