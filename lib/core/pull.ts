@@ -4,6 +4,7 @@ import path from 'node:path';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { countRetries, emptyResult, type Failure, type ManifestResult, tally } from './copy.ts';
 import { type LeanGot, LeanS3 } from './lean-s3.ts';
+import { DownloadWorkers, type WholeDownload, workerCount } from './pull-workers.ts';
 import { IntegrityError } from './transfer.ts';
 import type { PullJob } from './job.ts';
 import { keyFilter, type ListedObject, listObjects } from './listing.ts';
@@ -248,6 +249,7 @@ export async function pullManifest(
   const onRetry = countRetries(result, deps.pool, deps.progress);
   const leanPath = await LeanS3.for(client);
   const lean = leanPath?.handles(job.source.bucket) ? leanPath : undefined;
+  const workers = lean ? downloadWorkers(job.source) : undefined;
   // A restore's archived objects that could not be thawed are failed with why, not tried.
   const unthawed = job.restore ? await thawFailures(deps.store, job.jobId, manifest) : new Map<number, Failure>();
   const downloads: Promise<void>[] = [];
@@ -262,13 +264,29 @@ export async function pullManifest(
     const entry: ListedObject = { key: line.k, size: line.s, etag: line.e, versionId: line.v };
     const file = path.join(root, entry.key);
     const held = lean && entry.size <= SMALL_OBJECT ? entry.size : 0; // fetched whole into memory
-    const work = withRetry(() => deps.pool.run(() => download(job, entry, file, client, lean, made), 'normal', held), onRetry).then(() =>
+    const work = withRetry(() => deps.pool.run(() => download(job, entry, file, client, lean, made, workers), 'normal', held), onRetry).then(() =>
       deps.progress.bytes(entry.size),
     );
     downloads.push(tally(result, deps.progress, entry.key, entry.size, work.catch(collision(entry.key))));
   }
   await Promise.all(downloads);
   return saveOutcome(deps.store, job.jobId, result, downloads.length, started);
+}
+
+/** One set of download workers per source endpoint for the process's life (idle ones keep nothing alive). */
+const workerSets = new Map<string, DownloadWorkers>();
+
+function downloadWorkers(source: PullJob['source']): DownloadWorkers | undefined {
+  const count = workerCount();
+  if (count === 0) return undefined;
+  const { endpoint, profile, region, roleArn, externalId } = source;
+  const id = JSON.stringify([endpoint, profile, region, roleArn, externalId]);
+  let set = workerSets.get(id);
+  if (!set) {
+    set = new DownloadWorkers({ endpoint, profile, region, roleArn, externalId }, count);
+    workerSets.set(id, set);
+  }
+  return set;
 }
 
 /** `a` and `a/b` cannot both exist on a filesystem: the second to arrive is reported. */
@@ -291,63 +309,96 @@ const WRITE_BYTES = 1024 * 1024;
 /** Objects up to this size are fetched whole on the lean path; larger ones are streamed to disk. */
 const SMALL_OBJECT = 1024 * 1024;
 
-async function download(job: PullJob, entry: ListedObject, file: string, client: S3Client, lean: LeanS3 | undefined, made: Set<string>): Promise<void> {
+async function download(
+  job: PullJob,
+  entry: ListedObject,
+  file: string,
+  client: S3Client,
+  lean: LeanS3 | undefined,
+  made: Set<string>,
+  workers: DownloadWorkers | undefined,
+): Promise<void> {
   const dir = path.dirname(file);
   if (!made.has(dir)) {
     await mkdir(dir, { recursive: true });
     made.add(dir);
   }
-  const request = { Bucket: job.source.bucket, Key: job.source.prefix + entry.key, IfMatch: entry.etag, VersionId: entry.versionId };
-  const tmp = `${file}.ferry-${TMP_TAG}-${++tmpCount}.tmp`;
+  const key = job.source.prefix + entry.key;
+  if (lean && entry.size <= SMALL_OBJECT) {
+    const whole: WholeDownload = { bucket: job.source.bucket, key, entry, file };
+    return workers?.size ? workers.download(whole) : downloadWhole(lean, whole);
+  }
+  const tmp = tmpName(file);
   try {
-    let got: Pick<LeanGot, 'Metadata' | 'LastModified' | 'ServerSideEncryption' | 'SSECustomerAlgorithm'>;
-    // A single-part ETag is the MD5 of the bytes (except under SSE-KMS or SSE-C): then they are
-    // hashed on the way. A multipart ETag says nothing of the whole; the size is checked still.
-    const md5 = plainMd5(entry.etag);
-    const hash = md5 ? createHash('md5') : undefined;
+    // Streamed to disk (memory does not grow with the object), counted and hashed on the way.
+    const hash = plainMd5(entry.etag) ? createHash('md5') : undefined;
     let bytes = 0;
-    if (lean && entry.size <= SMALL_OBJECT) {
-      const whole = await lean.getObject(request);
-      hash?.update(whole.Body);
-      bytes = whole.Body.length;
-      await writeFile(tmp, whole.Body);
-      got = whole;
-    } else {
-      // Streamed to disk (memory does not grow with the object), counted and hashed on the way.
-      const streamed = await client.send(new GetObjectCommand(request));
-      // Socket chunks (tens of KiB) go to disk 1 MiB at a time, one writev each, without a copy.
-      const out = await open(tmp, 'w');
-      try {
-        let batch: Buffer[] = [];
-        let batchBytes = 0;
-        for await (const chunk of streamed.Body as AsyncIterable<Buffer>) {
-          hash?.update(chunk);
-          bytes += chunk.length;
-          batch.push(chunk);
-          batchBytes += chunk.length;
-          if (batchBytes >= WRITE_BYTES) {
-            await out.writev(batch);
-            batch = [];
-            batchBytes = 0;
-          }
+    const streamed = await client.send(new GetObjectCommand({ Bucket: job.source.bucket, Key: key, IfMatch: entry.etag, VersionId: entry.versionId }));
+    // Socket chunks (tens of KiB) go to disk 1 MiB at a time, one writev each, without a copy.
+    const out = await open(tmp, 'w');
+    try {
+      let batch: Buffer[] = [];
+      let batchBytes = 0;
+      for await (const chunk of streamed.Body as AsyncIterable<Buffer>) {
+        hash?.update(chunk);
+        bytes += chunk.length;
+        batch.push(chunk);
+        batchBytes += chunk.length;
+        if (batchBytes >= WRITE_BYTES) {
+          await out.writev(batch);
+          batch = [];
+          batchBytes = 0;
         }
-        if (batch.length > 0) await out.writev(batch);
-      } finally {
-        await out.close();
       }
-      got = { ...streamed, Metadata: streamed.Metadata ?? {} };
+      if (batch.length > 0) await out.writev(batch);
+    } finally {
+      await out.close();
     }
-    if (bytes !== entry.size) throw new IntegrityError('SizeMismatch', `${entry.key}: got ${bytes} bytes, listed ${entry.size}`);
-    const encrypted = got.ServerSideEncryption?.startsWith('aws:kms') || got.SSECustomerAlgorithm !== undefined;
-    if (hash && !encrypted && md5 !== hash.digest('hex')) {
-      throw new IntegrityError('ChecksumMismatch', `${entry.key}: the bytes read do not match the ETag ${md5}`);
-    }
-    const mtime = Number(got.Metadata.mtime);
-    const when = Number.isFinite(mtime) && mtime > 0 ? new Date(mtime * 1000) : (got.LastModified ?? new Date());
-    await utimes(tmp, when, when);
-    await rename(tmp, file);
+    await land(entry, tmp, file, { ...streamed, Metadata: streamed.Metadata ?? {} }, bytes, hash?.digest('hex'));
   } catch (err) {
     await rm(tmp, { force: true });
     throw err;
   }
+}
+
+/** A small object fetched whole into memory, then written: on the main thread or a download worker. */
+export async function downloadWhole(lean: LeanS3, { bucket, key, entry, file }: WholeDownload): Promise<void> {
+  const tmp = tmpName(file);
+  try {
+    const whole = await lean.getObject({ Bucket: bucket, Key: key, IfMatch: entry.etag, VersionId: entry.versionId });
+    const md5 = plainMd5(entry.etag) ? createHash('md5').update(whole.Body).digest('hex') : undefined;
+    await writeFile(tmp, whole.Body);
+    await land(entry, tmp, file, whole, whole.Body.length, md5);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+function tmpName(file: string): string {
+  return `${file}.ferry-${TMP_TAG}-${++tmpCount}.tmp`;
+}
+
+/**
+ * The bytes in `tmp` checked (their count, and their MD5 where a single-part ETag is one: not under
+ * SSE-KMS or SSE-C), the mtime restored from metadata, then renamed into place.
+ */
+async function land(
+  entry: ListedObject,
+  tmp: string,
+  file: string,
+  got: Pick<LeanGot, 'Metadata' | 'LastModified' | 'ServerSideEncryption' | 'SSECustomerAlgorithm'>,
+  bytes: number,
+  md5: string | undefined,
+): Promise<void> {
+  if (bytes !== entry.size) throw new IntegrityError('SizeMismatch', `${entry.key}: got ${bytes} bytes, listed ${entry.size}`);
+  const encrypted = got.ServerSideEncryption?.startsWith('aws:kms') || got.SSECustomerAlgorithm !== undefined;
+  const etagMd5 = plainMd5(entry.etag);
+  if (etagMd5 && md5 !== undefined && !encrypted && md5 !== etagMd5) {
+    throw new IntegrityError('ChecksumMismatch', `${entry.key}: the bytes read do not match the ETag ${etagMd5}`);
+  }
+  const mtime = Number(got.Metadata.mtime);
+  const when = Number.isFinite(mtime) && mtime > 0 ? new Date(mtime * 1000) : (got.LastModified ?? new Date());
+  await utimes(tmp, when, when);
+  await rename(tmp, file);
 }

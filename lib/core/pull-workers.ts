@@ -1,0 +1,108 @@
+// Small whole downloads on worker threads. A pull of small files is bound by one JavaScript thread
+// doing, per file, a request, its signing and parsing, and five file-system calls; workers each do
+// whole downloads (GET, write, mtime, rename) with their own client, so that work spreads over the
+// cores. The main thread keeps the listing, the pool, the counts and everything larger.
+import os from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { EndpointConfig } from './clients.ts';
+import type { ListedObject } from './listing.ts';
+
+/** What a worker is asked: one object, fetched whole into `file`. */
+export interface WholeDownload {
+  readonly bucket: string;
+  readonly key: string;
+  readonly entry: ListedObject;
+  readonly file: string;
+}
+
+/** An error as it crossed the thread boundary: enough for `classify` and the report. */
+export interface SentError {
+  readonly name: string;
+  readonly message: string;
+  readonly code?: string;
+  readonly Code?: string;
+  readonly status?: number;
+}
+
+export function sendable(err: unknown): SentError {
+  const e = err as { name?: string; message?: string; code?: unknown; Code?: string; $metadata?: { httpStatusCode?: number } };
+  return {
+    name: e?.name ?? 'Error',
+    message: String(e?.message ?? err),
+    ...(typeof e?.code === 'string' && { code: e.code }),
+    ...(e?.Code !== undefined && { Code: e.Code }),
+    ...(e?.$metadata?.httpStatusCode !== undefined && { status: e.$metadata.httpStatusCode }),
+  };
+}
+
+function revived(sent: SentError): Error {
+  const err = new Error(sent.message) as Error & { code?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
+  err.name = sent.name;
+  if (sent.code !== undefined) err.code = sent.code;
+  if (sent.Code !== undefined) err.Code = sent.Code;
+  if (sent.status !== undefined) err.$metadata = { httpStatusCode: sent.status };
+  return err;
+}
+
+/** Worker threads for whole downloads: two where there are cores to spare, none on one core. */
+export function workerCount(): number {
+  const fromEnv = process.env.FERRY_PULL_WORKERS;
+  if (fromEnv !== undefined) return Math.max(0, Number(fromEnv) || 0);
+  return Math.min(4, Math.max(0, os.availableParallelism() - 1)) || 0;
+}
+
+export class DownloadWorkers {
+  readonly #workers: { worker: Worker; pending: number }[] = [];
+  readonly #waiting = new Map<number, { resolve: () => void; reject: (err: Error) => void; slot: { pending: number; worker: Worker } }>();
+  #next = 0;
+
+  constructor(source: EndpointConfig, count: number) {
+    for (let i = 0; i < count; i++) {
+      const worker = new Worker(new URL('./pull-worker.ts', import.meta.url), { workerData: { source }, execArgv: process.execArgv });
+      const slot = { worker, pending: 0 };
+      worker.unref(); // idle workers do not keep the process alive; one with work is ref'd
+      worker.on('message', (m: { id: number; error?: SentError }) => {
+        const waiting = this.#waiting.get(m.id);
+        if (!waiting) return;
+        this.#waiting.delete(m.id);
+        if (--waiting.slot.pending === 0) waiting.slot.worker.unref();
+        if (m.error) waiting.reject(revived(m.error));
+        else waiting.resolve();
+      });
+      worker.on('error', (err) => {
+        // A worker that dies fails what it held; those files are retried like any failed request.
+        for (const [id, waiting] of this.#waiting) {
+          if (waiting.slot !== slot) continue;
+          this.#waiting.delete(id);
+          waiting.reject(Object.assign(new Error(`download worker: ${err.message}`), { code: 'ECONNRESET' }));
+        }
+        slot.pending = 0;
+        this.#workers.splice(this.#workers.indexOf(slot), 1);
+      });
+      this.#workers.push(slot);
+    }
+  }
+
+  get size(): number {
+    return this.#workers.length;
+  }
+
+  /** Fetches one object whole on the least busy worker. */
+  download(request: WholeDownload): Promise<void> {
+    let slot = this.#workers[0];
+    for (const s of this.#workers) if (slot && s.pending < slot.pending) slot = s;
+    if (!slot) return Promise.reject(new Error('no download worker'));
+    const id = ++this.#next;
+    if (slot.pending++ === 0) slot.worker.ref();
+    const chosen = slot;
+    return new Promise((resolve, reject) => {
+      this.#waiting.set(id, { resolve, reject, slot: chosen });
+      chosen.worker.postMessage({ id, request });
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#workers.map((s) => s.worker.terminate()));
+    this.#workers.length = 0;
+  }
+}
