@@ -125,20 +125,31 @@ describe('copy and sync from an S3 Inventory report', () => {
     assert.equal(report.objects.skipped, LISTED.length);
   });
 
-  it('an object deleted since the inventory was taken is reported failed; the rest is copied', async () => {
+  it('an object deleted since the inventory was taken is reported failed; one changed since is copied as it is now', async () => {
+    const changed = 'data/plus+sign';
     const stale = [
+      // The report's ETag is an older content's: the copy is not pinned to it.
+      csv(['inv-src', encodeKey(changed), 'v1', 'true', 'false', String(bodyFor(changed).length), '2026-11-17T00:00:00.000Z', '0123456789abcdef0123456789abcdef', 'STANDARD']),
       csv(['inv-src', encodeKey('data/a b.txt'), 'v2', 'true', 'false', String(bodyFor('data/a b.txt').length), '2026-11-19T00:00:00.000Z', '', 'STANDARD']),
       csv(['inv-src', encodeKey('data/deleted-since'), 'v2', 'true', 'false', '10', '2026-11-19T00:00:00.000Z', '', 'STANDARD']),
     ];
     const url = await putInventory(client, 'inv-src/nightly/2026-11-18T00-00Z', stale, { files: 1 });
     const jobDir = await tempDir();
-    const run = await runFerry(['copy', 's3://inv-src/data', 's3://inv-dst/stale', '--from-inventory', url, '--endpoint-url', server.endpoint, '--job-dir', jobDir, '--json']);
+    // The destination named by another address of the same server: a streamed copy, whose GET
+    // carries If-Match when an ETag is known (the embedded endpoint ignores it on CopyObject).
+    const sameServer = server.endpoint.replace('127.0.0.1', 'localhost');
+    const run = await runFerry([
+      'copy', 's3://inv-src/data', 's3://inv-dst/stale', '--from-inventory', url,
+      '--source-endpoint-url', server.endpoint, '--dest-endpoint-url', sameServer, '--job-dir', jobDir, '--json',
+    ]);
     assert.equal(run.code, 1, run.stderr);
     const report = JSON.parse(run.stdout) as { jobId: string; objects: { copied: number; failed: number } };
-    assert.deepEqual([report.objects.copied, report.objects.failed], [1, 1]);
+    assert.deepEqual([report.objects.copied, report.objects.failed], [2, 1]);
     const failures = await readFile(path.join(jobDir, report.jobId, 'failures.csv'), 'utf8');
     assert.match(failures, /^deleted-since,10,NoSuchKey,/m);
-    assert.deepEqual(await listAll(client, 'inv-dst', 'stale/'), ['a b.txt']);
+    assert.deepEqual(await listAll(client, 'inv-dst', 'stale/'), ['a b.txt', 'plus+sign']);
+    const got = await client.send(new GetObjectCommand({ Bucket: 'inv-dst', Key: 'stale/plus+sign' }));
+    assert.deepEqual(Buffer.from(await (got.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray()), bodyFor(changed));
   });
 
   it("an inventory configuration's folder means its newest report with a manifest.json", async () => {

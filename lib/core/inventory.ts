@@ -141,7 +141,9 @@ export function decodeInventoryKey(encoded: string): string {
 async function* fileRows(client: S3Client, manifest: InventoryManifest, file: InventoryManifest['files'][number], prefix: string): AsyncGenerator<ListedObject> {
   const columns = schema(manifest);
   const at = (name: string) => columns.indexOf(name);
-  const [key, size, etag, modified, storageClass, isLatest, isDeleteMarker] = ['Key', 'Size', 'ETag', 'LastModifiedDate', 'StorageClass', 'IsLatest', 'IsDeleteMarker'].map(at) as number[];
+  // No ETag is taken: a listing's ETag pins each copy to what was listed (If-Match), and an
+  // inventory is hours old: objects changed since are copied as they are now, not failed.
+  const [key, size, modified, storageClass, isLatest, isDeleteMarker] = ['Key', 'Size', 'LastModifiedDate', 'StorageClass', 'IsLatest', 'IsDeleteMarker'].map(at) as number[];
   const out = await withRetry(() => client.send(new GetObjectCommand({ Bucket: filesBucket(manifest), Key: file.key })), () => {});
   const body = out.Body as Readable;
   const md5 = createHash('md5');
@@ -167,7 +169,6 @@ async function* fileRows(client: S3Client, manifest: InventoryManifest, file: In
     yield {
       key: objectKey.slice(prefix.length),
       size: sizeValue,
-      ...(etag! >= 0 && row[etag!] && { etag: `"${row[etag!]}"` }),
       ...(modified! >= 0 && row[modified!] && { lastModified: new Date(row[modified!] as string) }),
       ...(storageClass! >= 0 && row[storageClass!] && { storageClass: row[storageClass!] }),
     };
