@@ -288,7 +288,7 @@ async function copyCommand(args: string[], mode: Mode): Promise<number> {
   // Nothing is written until both sides answer.
   await checkSource(s3Client(sourceSide), source);
   if (restore?.at) await assertVersioned(s3Client(sourceSide), source.bucket);
-  await checkDestination(s3Client(destSide), destination);
+  const destinationRegion = await checkDestination(s3Client(destSide), destination);
   // The report is fixed when the job is made, so a resumed job reads the same one.
   const inventory = o['from-inventory'] === undefined ? undefined : await resolveInventory(s3Client(sourceSide), o['from-inventory']);
   if (inventory !== undefined) {
@@ -340,7 +340,7 @@ async function copyCommand(args: string[], mode: Mode): Promise<number> {
       route: sameService(job.source, job.destination) ? ('server-side' as const) : ('streamed' as const),
       engine: engine as 'local' | 'aws',
       transfer: job.transfer,
-      regions: { source: await bucketRegion(s3Client(sourceSide), source.bucket), destination: await bucketRegion(s3Client(destSide), destination.bucket) },
+      regions: { source: await bucketRegion(s3Client(sourceSide), source.bucket), destination: destinationRegion },
     };
     return planSummary(result, store, job.jobId, Boolean(o.json), priced || undefined);
   }

@@ -278,7 +278,8 @@ function alternatives(route: Route, objects: number, gb: number, listPages: numb
   if (route !== 'pull') r.PutObject = objects;
   const mode = within ? 'Enhanced' : 'Basic';
   const fee = within ? PRICES.dataSync.perTaskExecution + gb * PRICES.dataSync.enhancedPerGB : gb * PRICES.dataSync.basicPerGB;
-  const dataSync = { mode, fee, requestDollars: requestDollars(r), transferDollars, dollars: fee + requestDollars(r) + transferDollars } as const;
+  const dataSyncRequests = requestDollars(r);
+  const dataSync = { mode, fee, requestDollars: dataSyncRequests, transferDollars, dollars: fee + dataSyncRequests + transferDollars } as const;
   if (!within) return { dataSync };
   const copies = noRequests();
   copies.LIST = listPages;

@@ -14,9 +14,11 @@ export async function checkSource(client: S3Client, loc: S3Location): Promise<vo
   }
 }
 
-export async function checkDestination(client: S3Client, loc: S3Location): Promise<void> {
+/** Returns the bucket's region as S3 states it (undefined where a store does not say). */
+export async function checkDestination(client: S3Client, loc: S3Location): Promise<string | undefined> {
   try {
-    await client.send(new HeadBucketCommand({ Bucket: loc.bucket }));
+    const out = await client.send(new HeadBucketCommand({ Bucket: loc.bucket }));
+    return out.BucketRegion;
   } catch (err) {
     throw explain(err, `destination ${formatS3(loc)}`, 'write to');
   }

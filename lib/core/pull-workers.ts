@@ -44,7 +44,7 @@ function revived(sent: SentError): Error {
   return err;
 }
 
-/** Worker threads for whole downloads: two where there are cores to spare, none on one core. */
+/** Worker threads for whole downloads: one per core beyond the first, at most 4 (none on one core). */
 export function workerCount(): number {
   const fromEnv = process.env.FERRY_PULL_WORKERS;
   if (fromEnv !== undefined) return Math.max(0, Number(fromEnv) || 0);
