@@ -7,6 +7,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { bodyOf, datasetSpecs, type ObjectSpec, uploadDataset, verifyAgainstSpecs } from '../lib/local/dataset.ts';
+import { onLocalFileSystem } from '../lib/core/pull.ts';
 import { createWorkQueue, type EmbeddedServer } from '../lib/local/server.ts';
 import { RGW_CREDENTIALS, type Radosgw, startRadosgw } from './ceph.ts';
 import { assertPushed, localEnv, runFerry, serverWithBuckets, startFerry, tempDir, writeTree } from './helpers.ts';
@@ -135,6 +136,7 @@ describe('ferry copy on radosgw', () => {
     assert.deepEqual(up.objects, { total: files.length, copied: files.length, skipped: 0, failed: 0 });
     assert.deepEqual(up.deletes, { planned: 1, deleted: 1, failed: 0 });
     const down = await sync('s3://rgw-tree-sync/t', back);
+    assert.equal(await onLocalFileSystem(back), false, 'CephFS is written through the threadpool, where its round trips overlap');
     assert.deepEqual(down.objects, { total: files.length, copied: files.length, skipped: 0, failed: 0 });
 
     // One file grows on CephFS; the next syncs send it, and only it, each way.

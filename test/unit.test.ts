@@ -7,6 +7,7 @@ import { compareKeys } from '../lib/core/keys.ts';
 import { keyFilter } from '../lib/core/listing.ts';
 import { overlaps, parseLocation } from '../lib/core/locations.ts';
 import { Pool } from '../lib/core/pool.ts';
+import { onLocalFileSystem } from '../lib/core/pull.ts';
 import { csvField } from '../lib/core/report.ts';
 import { copySource } from '../lib/core/transfer.ts';
 import { parseSize } from '../lib/core/size.ts';
@@ -178,5 +179,12 @@ describe('Pool', () => {
     const pool = new Pool({ initial: 2 });
     await assert.rejects(pool.run(async () => Promise.reject(new Error('boom'))), /boom/);
     assert.equal(pool.inFlight, 0);
+  });
+});
+
+describe('onLocalFileSystem', () => {
+  it('takes memory and disk file systems as local (a path not made yet by its nearest parent), others not', async () => {
+    assert.equal(await onLocalFileSystem('/dev/shm/not-made-yet/deeper'), true); // tmpfs
+    assert.equal(await onLocalFileSystem('/proc/self'), false); // procfs: not a local disk or memory
   });
 });

@@ -3,18 +3,30 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { type EndpointConfig, s3Client } from './clients.ts';
 import { LeanS3 } from './lean-s3.ts';
-import { downloadWhole } from './pull.ts';
-import { sendable, type WholeDownload } from './pull-workers.ts';
+import { downloadWhole } from './download.ts';
+import { type Outcome, sendable, type WholeDownload } from './pull-workers.ts';
 
 const { source } = workerData as { source: EndpointConfig };
 const lean = await LeanS3.for(s3Client(source));
+
+// Outcomes go back in batches, one message per turn of the event loop: each message wakes the
+// main thread, and a wake per file cost as much as writing the file.
+let outcomes: Outcome[] = [];
+function reply(outcome: Outcome): void {
+  if (outcomes.push(outcome) === 1) {
+    setImmediate(() => {
+      parentPort?.postMessage(outcomes);
+      outcomes = [];
+    });
+  }
+}
 
 parentPort?.on('message', async ({ id, request }: { id: number; request: WholeDownload }) => {
   try {
     if (!lean) throw new Error('no lean path for this endpoint');
     await downloadWhole(lean, request);
-    parentPort?.postMessage({ id });
+    reply({ id });
   } catch (err) {
-    parentPort?.postMessage({ id, error: sendable(err) });
+    reply({ id, error: sendable(err) });
   }
 });

@@ -13,6 +13,8 @@ export interface WholeDownload {
   readonly key: string;
   readonly entry: ListedObject;
   readonly file: string;
+  /** Written with synchronous calls: the destination is on a local file system. */
+  readonly direct: boolean;
 }
 
 /** An error as it crossed the thread boundary: enough for `classify` and the report. */
@@ -22,6 +24,12 @@ export interface SentError {
   readonly code?: string;
   readonly Code?: string;
   readonly status?: number;
+}
+
+/** A download's outcome, as a worker posts it back (in batches). */
+export interface Outcome {
+  readonly id: number;
+  readonly error?: SentError;
 }
 
 export function sendable(err: unknown): SentError {
@@ -60,14 +68,15 @@ export class DownloadWorkers {
     for (let i = 0; i < count; i++) {
       const worker = new Worker(new URL('./pull-worker.ts', import.meta.url), { workerData: { source }, execArgv: process.execArgv });
       const slot = { worker, pending: 0 };
-      worker.unref(); // idle workers do not keep the process alive; one with work is ref'd
-      worker.on('message', (m: { id: number; error?: SentError }) => {
-        const waiting = this.#waiting.get(m.id);
-        if (!waiting) return;
-        this.#waiting.delete(m.id);
-        if (--waiting.slot.pending === 0) waiting.slot.worker.unref();
-        if (m.error) waiting.reject(revived(m.error));
-        else waiting.resolve();
+      worker.on('message', (outcomes: Outcome[]) => {
+        for (const { id, error } of outcomes) {
+          const waiting = this.#waiting.get(id);
+          if (!waiting) continue;
+          this.#waiting.delete(id);
+          if (--waiting.slot.pending === 0) waiting.slot.worker.unref();
+          if (error) waiting.reject(revived(error));
+          else waiting.resolve();
+        }
       });
       worker.on('error', (err) => {
         // A worker that dies fails what it held; those files are retried like any failed request.
@@ -79,6 +88,7 @@ export class DownloadWorkers {
         slot.pending = 0;
         this.#workers.splice(this.#workers.indexOf(slot), 1);
       });
+      worker.unref(); // after the listeners, which ref it again: an idle worker keeps nothing alive; one with work is ref'd
       this.#workers.push(slot);
     }
   }

@@ -1,9 +1,10 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm, utimes, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, open, rename, rm, statfs, utimes } from 'node:fs/promises';
+import { checkBytes, downloadWhole, mtimeOf, tmpName } from './download.ts';
 import path from 'node:path';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { countRetries, emptyResult, type Failure, type ManifestResult, tally } from './copy.ts';
-import { type LeanGot, LeanS3 } from './lean-s3.ts';
+import { LeanS3 } from './lean-s3.ts';
 import { DownloadWorkers, type WholeDownload, workerCount } from './pull-workers.ts';
 import { IntegrityError } from './transfer.ts';
 import type { PullJob } from './job.ts';
@@ -63,6 +64,7 @@ export async function pull(job: PullJob, deps: InProcessDeps): Promise<Report> {
     archived: {},
     ...(job.restore.at && { absent: { deleted: 0, later: 0 }, absentBatches: 0 }),
   };
+  if (!job.dryRun) await wholeDownloads(job, deps.s3(job.source)); // the workers start while the listing runs
   const manifests = listIntoManifests(job, deps.s3(job.source), deps.store, scan, planned, deps.progress, sync, restore);
   const stop = deps.stop ?? (() => false);
   await eachAtOnce(manifests, MANIFESTS_IN_FLIGHT, stop, async ({ manifest, lines }) => {
@@ -247,9 +249,8 @@ export async function pullManifest(
   const client = deps.s3(job.source);
   const result: ManifestResult = emptyResult(manifest, lines.length);
   const onRetry = countRetries(result, deps.pool, deps.progress);
-  const leanPath = await LeanS3.for(client);
-  const lean = leanPath?.handles(job.source.bucket) ? leanPath : undefined;
-  const workers = lean ? downloadWorkers(job.source) : undefined;
+  const { lean, workers } = await wholeDownloads(job, client);
+  const direct = await onLocalFileSystem(root);
   // A restore's archived objects that could not be thawed are failed with why, not tried.
   const unthawed = job.restore ? await thawFailures(deps.store, job.jobId, manifest) : new Map<number, Failure>();
   const downloads: Promise<void>[] = [];
@@ -264,13 +265,20 @@ export async function pullManifest(
     const entry: ListedObject = { key: line.k, size: line.s, etag: line.e, versionId: line.v };
     const file = path.join(root, entry.key);
     const held = lean && entry.size <= SMALL_OBJECT ? entry.size : 0; // fetched whole into memory
-    const work = withRetry(() => deps.pool.run(() => download(job, entry, file, client, lean, made, workers), 'normal', held), onRetry).then(() =>
+    const work = withRetry(() => deps.pool.run(() => download(job, entry, file, client, lean, made, workers, direct), 'normal', held), onRetry).then(() =>
       deps.progress.bytes(entry.size),
     );
     downloads.push(tally(result, deps.progress, entry.key, entry.size, work.catch(collision(entry.key))));
   }
   await Promise.all(downloads);
   return saveOutcome(deps.store, job.jobId, result, downloads.length, started);
+}
+
+/** The lean path small objects are fetched whole on (when it can address the bucket), and its workers. */
+async function wholeDownloads(job: PullJob, client: S3Client): Promise<{ lean?: LeanS3; workers?: DownloadWorkers }> {
+  const lean = await LeanS3.for(client);
+  if (!lean?.handles(job.source.bucket)) return {};
+  return { lean, workers: downloadWorkers(job.source) };
 }
 
 /** One set of download workers per source endpoint for the process's life (idle ones keep nothing alive). */
@@ -289,6 +297,33 @@ function downloadWorkers(source: PullJob['source']): DownloadWorkers | undefined
   return set;
 }
 
+/**
+ * File systems on this machine's own disks or memory (f_type from statfs(2)): ext2-4, xfs, btrfs,
+ * tmpfs, ramfs, zfs, f2fs, overlayfs. Network ones (NFS, CephFS, FUSE) and any other are not: a
+ * call there waits for a round trip, which libuv's threadpool overlaps and a synchronous call would not.
+ */
+const LOCAL_FILE_SYSTEMS = new Set([0xef53, 0x58465342, 0x9123683e, 0x01021994, 0x858458f6, 0x2fc12fc1, 0xf2f52010, 0x794c7630]);
+
+const localRoots = new Map<string, Promise<boolean>>();
+
+/** Whether `root` (or, before it exists, its nearest existing parent) is on a local file system. */
+export function onLocalFileSystem(root: string): Promise<boolean> {
+  let local = localRoots.get(root);
+  if (!local) {
+    local = (async () => {
+      for (let dir = path.resolve(root); ; dir = path.dirname(dir)) {
+        try {
+          return LOCAL_FILE_SYSTEMS.has((await statfs(dir)).type);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || dir === path.dirname(dir)) return false;
+        }
+      }
+    })();
+    localRoots.set(root, local);
+  }
+  return local;
+}
+
 /** `a` and `a/b` cannot both exist on a filesystem: the second to arrive is reported. */
 function collision(key: string) {
   return (err: NodeJS.ErrnoException): never => {
@@ -298,10 +333,6 @@ function collision(key: string) {
     throw err;
   };
 }
-
-/** Temporary names are unique to this process (workers on other hosts may share the volume). */
-const TMP_TAG = randomBytes(4).toString('hex');
-let tmpCount = 0;
 
 /** Streamed objects are written to disk this much at a time. */
 const WRITE_BYTES = 1024 * 1024;
@@ -317,6 +348,7 @@ async function download(
   lean: LeanS3 | undefined,
   made: Set<string>,
   workers: DownloadWorkers | undefined,
+  direct: boolean,
 ): Promise<void> {
   const dir = path.dirname(file);
   if (!made.has(dir)) {
@@ -325,7 +357,7 @@ async function download(
   }
   const key = job.source.prefix + entry.key;
   if (lean && entry.size <= SMALL_OBJECT) {
-    const whole: WholeDownload = { bucket: job.source.bucket, key, entry, file };
+    const whole: WholeDownload = { bucket: job.source.bucket, key, entry, file, direct };
     return workers?.size ? workers.download(whole) : downloadWhole(lean, whole);
   }
   const tmp = tmpName(file);
@@ -354,51 +386,12 @@ async function download(
     } finally {
       await out.close();
     }
-    await land(entry, tmp, file, { ...streamed, Metadata: streamed.Metadata ?? {} }, bytes, hash?.digest('hex'));
+    checkBytes(entry, streamed, bytes, hash?.digest('hex'));
+    const when = mtimeOf({ ...streamed, Metadata: streamed.Metadata ?? {} });
+    await utimes(tmp, when, when);
+    await rename(tmp, file);
   } catch (err) {
     await rm(tmp, { force: true });
     throw err;
   }
-}
-
-/** A small object fetched whole into memory, then written: on the main thread or a download worker. */
-export async function downloadWhole(lean: LeanS3, { bucket, key, entry, file }: WholeDownload): Promise<void> {
-  const tmp = tmpName(file);
-  try {
-    const whole = await lean.getObject({ Bucket: bucket, Key: key, IfMatch: entry.etag, VersionId: entry.versionId });
-    const md5 = plainMd5(entry.etag) ? createHash('md5').update(whole.Body).digest('hex') : undefined;
-    await writeFile(tmp, whole.Body);
-    await land(entry, tmp, file, whole, whole.Body.length, md5);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-}
-
-function tmpName(file: string): string {
-  return `${file}.ferry-${TMP_TAG}-${++tmpCount}.tmp`;
-}
-
-/**
- * The bytes in `tmp` checked (their count, and their MD5 where a single-part ETag is one: not under
- * SSE-KMS or SSE-C), the mtime restored from metadata, then renamed into place.
- */
-async function land(
-  entry: ListedObject,
-  tmp: string,
-  file: string,
-  got: Pick<LeanGot, 'Metadata' | 'LastModified' | 'ServerSideEncryption' | 'SSECustomerAlgorithm'>,
-  bytes: number,
-  md5: string | undefined,
-): Promise<void> {
-  if (bytes !== entry.size) throw new IntegrityError('SizeMismatch', `${entry.key}: got ${bytes} bytes, listed ${entry.size}`);
-  const encrypted = got.ServerSideEncryption?.startsWith('aws:kms') || got.SSECustomerAlgorithm !== undefined;
-  const etagMd5 = plainMd5(entry.etag);
-  if (etagMd5 && md5 !== undefined && !encrypted && md5 !== etagMd5) {
-    throw new IntegrityError('ChecksumMismatch', `${entry.key}: the bytes read do not match the ETag ${etagMd5}`);
-  }
-  const mtime = Number(got.Metadata.mtime);
-  const when = Number.isFinite(mtime) && mtime > 0 ? new Date(mtime * 1000) : (got.LastModified ?? new Date());
-  await utimes(tmp, when, when);
-  await rename(tmp, file);
 }
