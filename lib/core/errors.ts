@@ -45,6 +45,9 @@ const TRANSIENT_CODES = new Set([
   'EAI_AGAIN',
   'ENOTFOUND',
   'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
   'ERR_STREAM_PREMATURE_CLOSE',
   'TransientError',
   // A file that changed while it was read (lib/core/transfer.ts): read it again.
