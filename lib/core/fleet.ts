@@ -17,7 +17,7 @@ import { parseManifest } from './manifest.ts';
 import type { PlanState } from './plan.ts';
 import type { Pool } from './pool.ts';
 import type { ProgressSink } from './progress.ts';
-import { type PullLine, pullManifest } from './pull.ts';
+import { type MadeDirs, type PullLine, pullManifest } from './pull.ts';
 import { MANIFESTS_IN_FLIGHT, type PushLine, uploadManifest } from './push.ts';
 import { type Report, report } from './report.ts';
 import { type JobStatus, JobTracker } from './status.ts';
@@ -98,7 +98,7 @@ export async function work(options: WorkOptions): Promise<WorkSummary> {
   const { visibilitySeconds } = await queueSettings(sqs, queueUrl);
   const summary: WorkSummary = { manifests: 0, released: 0, objects: 0, failed: 0, bytes: 0 };
   const jobs = new Map<string, Promise<{ job: Job; store: JobStore }>>();
-  const made = new Set<string>();
+  const made: MadeDirs = new Map();
   const active = new Set<Promise<void>>();
   let lastBusy = Date.now();
 

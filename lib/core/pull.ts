@@ -58,7 +58,7 @@ export async function pull(job: PullJob, deps: InProcessDeps): Promise<Report> {
   const scan: ScanResult = { skipped: [], failed: [] };
   const planned: Planned = { manifests: 0, objects: 0, bytes: 0 };
   const sync = noSyncCounts();
-  const made = new Set<string>();
+  const made: MadeDirs = new Map();
   const restore: RestoreCounts | undefined = job.restore && {
     thawManifests: 0,
     archived: {},
@@ -82,6 +82,9 @@ export async function pull(job: PullJob, deps: InProcessDeps): Promise<Report> {
   return reportInProcessJob(deps.store, job, totals, scan, deleted);
 }
 
+/** The directories made or being made, shared by a process's manifests. */
+export type MadeDirs = Map<string, Promise<unknown>>;
+
 /** What a restore's listing counts besides the objects: the archived ones (in thaw manifests), and keys with no object then. */
 type RestoreCounts = { thawManifests: number; archived: ArchivedCounts; absent?: { deleted: number; later: number }; absentBatches?: number };
 
@@ -90,7 +93,7 @@ type RestoreCounts = { thawManifests: number; archived: ArchivedCounts; absent?:
  * `waitSeconds` in this process (the state machine's Wait loop, here), then downloaded. A stop
  * leaves the rest unpulled (reported NotCopied); a rerun asks for no thaw twice.
  */
-async function thawThenPull(job: PullJob, thawManifests: number, deps: InProcessDeps, made: Set<string>, stop: () => boolean): Promise<void> {
+async function thawThenPull(job: PullJob, thawManifests: number, deps: InProcessDeps, made: MadeDirs, stop: () => boolean): Promise<void> {
   const thawDeps = { store: deps.store, s3: deps.s3, remainingMs: () => Number.POSITIVE_INFINITY, marginMs: 0 };
   let thaw: ThawState | null = null;
   for (;;) {
@@ -241,7 +244,7 @@ export async function pullManifest(
   manifest: string,
   lines: readonly PullLine[],
   deps: ManifestDeps,
-  made: Set<string>,
+  made: MadeDirs,
   stop: () => boolean = () => false,
   root = job.destination.path,
 ): Promise<boolean> {
@@ -346,15 +349,19 @@ async function download(
   file: string,
   client: S3Client,
   lean: LeanS3 | undefined,
-  made: Set<string>,
+  made: MadeDirs,
   workers: DownloadWorkers | undefined,
   direct: boolean,
 ): Promise<void> {
   const dir = path.dirname(file);
-  if (!made.has(dir)) {
-    await mkdir(dir, { recursive: true });
-    made.add(dir);
+  let making = made.get(dir);
+  if (!making) {
+    // Remembered while it runs too: the downloads into a new directory arrive together.
+    making = mkdir(dir, { recursive: true });
+    made.set(dir, making);
+    making.catch(() => made.delete(dir)); // a failure is not remembered: a retry makes it again
   }
+  await making;
   const key = job.source.prefix + entry.key;
   if (lean && entry.size <= SMALL_OBJECT) {
     const whole: WholeDownload = { bucket: job.source.bucket, key, entry, file, direct };
