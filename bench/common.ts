@@ -4,7 +4,8 @@ import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { embeddedClient } from '../lib/local/server.ts';
 
 export const FERRY = fileURLToPath(new URL('../bin/ferry.ts', import.meta.url));
 
@@ -93,4 +94,35 @@ export function table(runs: (Measured & { objects: number; bytes: number })[]): 
         `| ${r.tool} | ${r.objects} | ${r.seconds.toFixed(2)} | ${(r.objects / r.seconds).toFixed(0)} | ${(r.bytes / 1e6 / r.seconds).toFixed(1)} | ${r.cpu.toFixed(2)} | ${r.peakMb.toFixed(0)} | ${base ? (r.seconds / base.seconds).toFixed(2) : '-'} |`,
     ),
   ].join('\n');
+}
+
+/**
+ * `ferry serve` started in its own process on a random port, holding bucket "small" with `objects`
+ * x 4 KB objects in 100 prefixes (d0/ to d99/); stop() ends it.
+ */
+export async function serveSmallObjects(objects: number): Promise<{ endpoint: string; stop: () => void }> {
+  const port = 4800 + Math.floor(Math.random() * 200);
+  const serve = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', FERRY, 'serve', '--port', String(port)], { stdio: 'ignore' });
+  const endpoint = `http://127.0.0.1:${port}`;
+  const client = embeddedClient(endpoint);
+  for (let i = 0; ; i++) {
+    try {
+      await client.send(new CreateBucketCommand({ Bucket: 'small' }));
+      break;
+    } catch (err) {
+      if (i > 50) throw err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  let next = 0;
+  const body = Buffer.alloc(4096, 7);
+  await Promise.all(
+    Array.from({ length: 64 }, async () => {
+      while (next < objects) {
+        const i = next++;
+        await client.send(new PutObjectCommand({ Bucket: 'small', Key: `d${i % 100}/f${i}`, Body: body }));
+      }
+    }),
+  );
+  return { endpoint, stop: () => serve.kill('SIGTERM') };
 }

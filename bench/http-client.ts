@@ -3,39 +3,14 @@
 // connections with node:http and with undici, alternating, against `ferry serve` in its own
 // process; the CPU figure is this process's alone (the client's).
 //   node bench/http-client.ts [objects] [rounds]
-import { spawn } from 'node:child_process';
 import http from 'node:http';
-import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { Agent } from 'undici';
-import { embeddedClient } from '../lib/local/server.ts';
-import { FERRY } from './common.ts';
+import { serveSmallObjects } from './common.ts';
 
 const objects = Number(process.argv[2] ?? 20_000);
 const rounds = Number(process.argv[3] ?? 3);
-const port = 4900 + Math.floor(Math.random() * 100);
-const serve = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', FERRY, 'serve', '--port', String(port)], { stdio: 'ignore' });
-const origin = `http://127.0.0.1:${port}`;
+const { endpoint: origin, stop } = await serveSmallObjects(objects);
 try {
-  const client = embeddedClient(origin);
-  for (let i = 0; ; i++) {
-    try {
-      await client.send(new CreateBucketCommand({ Bucket: 'small' }));
-      break;
-    } catch (err) {
-      if (i > 50) throw err;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-  let next = 0;
-  const body = Buffer.alloc(4096, 7);
-  await Promise.all(
-    Array.from({ length: 64 }, async () => {
-      while (next < objects) {
-        const i = next++;
-        await client.send(new PutObjectCommand({ Bucket: 'small', Key: `d${i % 100}/f${i}`, Body: body }));
-      }
-    }),
-  );
   // The embedded endpoint does not check signatures; the same header is sent by both clients.
   const headers = { authorization: 'AWS4-HMAC-SHA256 Credential=local/20261121/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0' };
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1024 });
@@ -81,6 +56,6 @@ try {
     );
   }
 } finally {
-  serve.kill('SIGTERM');
+  stop();
 }
 process.exit(0);
