@@ -45,9 +45,14 @@ export function s3Endpoint(config: EndpointConfig): string | undefined {
   return config.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
 }
 
+/** What tells one S3 service and identity from another: one client (and one set of download workers) each. */
+export function s3Identity(config: EndpointConfig): string {
+  return JSON.stringify([s3Endpoint(config), config.profile, config.region, config.roleArn, config.externalId]);
+}
+
 export function s3Client(config: EndpointConfig): S3Client {
   const endpoint = s3Endpoint(config);
-  const id = JSON.stringify([endpoint, config.profile, config.region, config.roleArn, config.externalId]);
+  const id = s3Identity(config);
   let client = clients.get(id);
   if (!client) {
     client = new S3Client({

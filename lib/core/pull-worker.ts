@@ -1,5 +1,5 @@
 // A download worker thread (see pull-workers.ts): its own client and lean path for the source,
-// one whole download per message, the outcome posted back.
+// one whole download per message, the outcomes posted back in batches.
 import { parentPort, workerData } from 'node:worker_threads';
 import { type EndpointConfig, s3Client } from './clients.ts';
 import { LeanS3 } from './lean-s3.ts';

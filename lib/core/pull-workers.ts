@@ -110,9 +110,4 @@ export class DownloadWorkers {
       chosen.worker.postMessage({ id, request });
     });
   }
-
-  async close(): Promise<void> {
-    await Promise.all(this.#workers.map((s) => s.worker.terminate()));
-    this.#workers.length = 0;
-  }
 }

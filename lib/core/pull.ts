@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { mkdir, open, rename, rm, statfs, utimes } from 'node:fs/promises';
-import { checkBytes, downloadWhole, mtimeOf, tmpName } from './download.ts';
 import path from 'node:path';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { s3Identity } from './clients.ts';
+import { checkBytes, downloadWhole, mtimeOf, tmpName } from './download.ts';
 import { countRetries, emptyResult, type Failure, type ManifestResult, tally } from './copy.ts';
 import { LeanS3 } from './lean-s3.ts';
 import { DownloadWorkers, type WholeDownload, workerCount } from './pull-workers.ts';
@@ -291,7 +292,7 @@ function downloadWorkers(source: PullJob['source']): DownloadWorkers | undefined
   const count = workerCount();
   if (count === 0) return undefined;
   const { endpoint, profile, region, roleArn, externalId } = source;
-  const id = JSON.stringify([endpoint, profile, region, roleArn, externalId]);
+  const id = s3Identity(source);
   let set = workerSets.get(id);
   if (!set) {
     set = new DownloadWorkers({ endpoint, profile, region, roleArn, externalId }, count);
