@@ -2,11 +2,12 @@
 // maintains, byte for byte; and its errors must look like the SDK's to retry and reporting.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { createHash, createHmac } from 'node:crypto';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { classify } from '../lib/core/errors.ts';
 import { encodeKey, LeanS3, signV4 } from '../lib/core/lean-s3.ts';
+import { type ListedObject, listObjects } from '../lib/core/listing.ts';
 import { startFaultProxy } from './proxy.ts';
 import { serverWithBuckets } from './helpers.ts';
 
@@ -77,6 +78,36 @@ describe('lean S3 path', () => {
       assert.deepEqual({ ...classify(denied), message: '' }, { code: 'AccessDenied', message: '', transient: false, throttle: false });
     } finally {
       await proxy.stop();
+      await server.stop();
+    }
+  });
+
+  it('lists objects from the XML exactly as the SDK parses them: keys, sizes, ETags, classes, dates, pages', async () => {
+    const { server, client } = await serverWithBuckets('lean-list');
+    try {
+      const keys = ['a&b', 'c<d>e', 'quote"s\'', 'p/ü ñ/x', 'p/sp ace', 'p/tab\tkey', 'p/%41+=', 'z/\u{1F600}', 'z/last'];
+      for (const [i, Key] of keys.entries()) {
+        await client.send(new PutObjectCommand({ Bucket: 'lean-list', Key, Body: Buffer.alloc(i * 10, i) }));
+      }
+      const listed = async (prefix: string, startAfter: string, pageSize: number, sdk: boolean) => {
+        const out: ListedObject[] = [];
+        for await (const o of listObjects(client, 'lean-list', prefix, startAfter, { pageSize, sdk })) out.push(o);
+        return out;
+      };
+      for (const [prefix, startAfter] of [['', ''], ['p/', ''], ['', 'c<d>e'], ['z/', '\u{1F600}']] as const) {
+        for (const pageSize of [1, 2, 1000]) {
+          const lean = await listed(prefix, startAfter, pageSize, false);
+          assert.deepEqual(lean, await listed(prefix, startAfter, pageSize, true), `prefix "${prefix}" after "${startAfter}", ${pageSize} a page`);
+          const expected = keys.filter((k) => k.startsWith(prefix) && k.slice(prefix.length) > startAfter).map((k) => k.slice(prefix.length));
+          assert.deepEqual(lean.map((o) => o.key), expected.sort());
+        }
+      }
+      const all = await listed('', '', 3, false);
+      const second = all.find((o) => o.key === 'c<d>e')!;
+      assert.equal(second.size, 10);
+      assert.equal(second.etag, `"${createHash('md5').update(Buffer.alloc(10, 1)).digest('hex')}"`);
+      assert.ok(second.lastModified instanceof Date && Math.abs(second.lastModified.getTime() - Date.now()) < 600_000);
+    } finally {
       await server.stop();
     }
   });

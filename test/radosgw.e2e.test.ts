@@ -7,6 +7,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { bodyOf, datasetSpecs, type ObjectSpec, uploadDataset, verifyAgainstSpecs } from '../lib/local/dataset.ts';
+import { compareKeys } from '../lib/core/keys.ts';
+import { type ListedObject, listObjects } from '../lib/core/listing.ts';
 import { onLocalFileSystem } from '../lib/core/pull.ts';
 import { createWorkQueue, type EmbeddedServer } from '../lib/local/server.ts';
 import { RGW_CREDENTIALS, type Radosgw, startRadosgw } from './ceph.ts';
@@ -32,6 +34,20 @@ describe('ferry copy on radosgw', () => {
   after(async () => {
     await embedded?.server.stop();
     await rgw?.stop();
+  });
+
+  it('lists from the XML exactly as the SDK parses radosgw\'s listing, over pages and from a key', async () => {
+    const listed = async (startAfter: string, sdk: boolean) => {
+      const out: ListedObject[] = [];
+      for await (const o of listObjects(rgw.client, 'rgw-src', '', startAfter, { pageSize: 7, sdk })) out.push(o);
+      return out;
+    };
+    const keys = specs.map((s) => s.key).sort(compareKeys);
+    for (const startAfter of ['', keys[100]!]) {
+      const lean = await listed(startAfter, false);
+      assert.deepEqual(lean, await listed(startAfter, true));
+      assert.deepEqual(lean.map((o) => o.key), keys.filter((k) => startAfter === '' || compareKeys(k, startAfter) > 0));
+    }
   });
 
   it('server-side copy: every key, byte and header, through signed lean copies and part copies', async () => {

@@ -9,9 +9,9 @@ import {
 import { CannotRunError } from '../core/errors.ts';
 import type { CopyJob } from '../core/job.ts';
 import type { JobStore } from '../core/jobstore.ts';
+import { startInput } from '../core/plan.ts';
 import { JobTracker } from '../core/status.ts';
 import type { Report } from '../core/report.ts';
-import { executionInput } from '../local/run-copy.ts';
 import type { ProgressLine } from './progress.ts';
 
 export interface AwsRunOptions {
@@ -30,7 +30,7 @@ export async function runAws(job: CopyJob, options: AwsRunOptions): Promise<Repo
     new StartExecutionCommand({
       stateMachineArn: options.stateMachineArn,
       name: job.jobId,
-      input: JSON.stringify(executionInput(job)),
+      input: JSON.stringify(startInput(job)),
     }),
   );
   const executionArn = started.executionArn as string;

@@ -18,9 +18,6 @@ import { pull } from '../core/pull.ts';
 import { PRICES_READ, thawEstimate } from '../core/thaw.ts';
 import { assertVersioned } from '../core/versions.ts';
 import { type InProcessDeps, push } from '../core/push.ts';
-import { createWorkQueue, embeddedClient, startEmbedded } from '../local/server.ts';
-import { LOCAL_STATE_MACHINE_ARN, startStepFunctionsEndpoint } from '../local/sfn-endpoint.ts';
-import { runLocal } from '../local/run-copy.ts';
 import { dropUndefined, finish, JOB_OPTIONS, jobBase, maxBuffered, positiveInt, s3Location, sideConfig } from './common.ts';
 import { type Report, runAws } from './engines.ts';
 import { scanCommand, statusCommand, workCommand } from './fleet.ts';
@@ -501,6 +498,8 @@ async function runLocalJob(job: CopyJob, store: JobStore, progress: ProgressLine
   process.once('SIGINT', interrupted);
   process.once('SIGTERM', interrupted);
   try {
+    // Loaded here: the state machine interpreter costs pulls and pushes a tenth of a second to load.
+    const { runLocal } = await import('../local/run-copy.ts');
     return await runLocal(job, {
       store,
       progress,
@@ -622,6 +621,9 @@ async function serveCommand(args: string[]): Promise<number> {
   const listenError = (p: number) => (err: Error) => {
     throw new CannotRunError(`cannot listen on 127.0.0.1:${p}: ${err.message}`);
   };
+  // Loaded here: the servers' frameworks cost every other command a tenth of a second to load.
+  const { createWorkQueue, embeddedClient, startEmbedded } = await import('../local/server.ts');
+  const { LOCAL_STATE_MACHINE_ARN, startStepFunctionsEndpoint } = await import('../local/sfn-endpoint.ts');
   const server = await startEmbedded({ port }).catch(listenError(port));
   await embeddedClient(server.endpoint).send(new CreateBucketCommand({ Bucket: LOCAL_JOB_BUCKET }));
   const sfn = await startStepFunctionsEndpoint({ s3Endpoint: server.endpoint, jobBucket: LOCAL_JOB_BUCKET, port: port + 1 }).catch(

@@ -1,3 +1,4 @@
+import { plainMd5 } from './etag.ts';
 import { compareKeys } from './keys.ts';
 import { type ListedObject, ListingOrderError } from './listing.ts';
 
@@ -25,16 +26,6 @@ export type Decision =
 /** A listed object as the truth table sees it: its time is its LastModified. */
 export function entryOf(o: ListedObject): Entry {
   return { key: o.key, size: o.size, etag: o.etag, time: o.lastModified };
-}
-
-/**
- * The MD5 an ETag holds when it is the MD5 of the whole object (a single-part upload or copy), bare
- * and lower-case; undefined for a multipart ETag ("-N"). An SSE-KMS ETag looks the same and is not
- * an MD5: nothing in a listing tells them apart.
- */
-export function plainMd5(etag: string | undefined): string | undefined {
-  const bare = etag?.replaceAll('"', '');
-  return bare && /^[0-9a-f]{32}$/i.test(bare) ? bare.toLowerCase() : undefined;
 }
 
 /**

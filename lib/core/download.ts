@@ -1,13 +1,13 @@
 // A small object's download, shared by the main thread and the download workers (pull-worker.ts,
 // which imports this and not pull.ts, so that a worker starts quickly).
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import { renameSync, utimesSync, writeFileSync } from 'node:fs';
 import { rename, rm, utimes, writeFile } from 'node:fs/promises';
-import { plainMd5 } from './diff.ts';
+import { IntegrityError } from './errors.ts';
+import { plainMd5 } from './etag.ts';
 import type { LeanGot, LeanS3 } from './lean-s3.ts';
 import type { ListedObject } from './listing.ts';
 import type { WholeDownload } from './pull-workers.ts';
-import { IntegrityError } from './transfer.ts';
 
 /** Temporary names are unique to this process (workers on other hosts may share the volume). */
 const TMP_TAG = randomBytes(4).toString('hex');
@@ -22,7 +22,7 @@ export async function downloadWhole(lean: LeanS3, { bucket, key, entry, file, di
   const tmp = tmpName(file);
   try {
     const whole = await lean.getObject({ Bucket: bucket, Key: key, IfMatch: entry.etag, VersionId: entry.versionId });
-    const md5 = plainMd5(entry.etag) ? createHash('md5').update(whole.Body).digest('hex') : undefined;
+    const md5 = plainMd5(entry.etag) ? hash('md5', whole.Body, 'hex') : undefined;
     checkBytes(entry, whole, whole.Body.length, md5);
     const when = mtimeOf(whole);
     if (direct) {

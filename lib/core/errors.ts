@@ -11,6 +11,16 @@ export class CannotRunError extends Error {
   override name = 'CannotRunError';
 }
 
+/** Thrown when what arrived is not what was read: never retried into a false success. */
+export class IntegrityError extends Error {
+  override name = 'IntegrityError';
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
 /** A whole invocation failed for a reason worth retrying (the job store was briefly unavailable). */
 export class TransientError extends Error {
   override name = 'TransientError';

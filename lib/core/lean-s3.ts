@@ -6,7 +6,7 @@
 // (FIPS, dual-stack, accelerate, dotted bucket names on AWS) stays on the SDK.
 // Errors are shaped like the SDK's (`name` = S3 error code, `$metadata.httpStatusCode`), so retry,
 // classification and reports treat both paths alike.
-import { createHash, createHmac } from 'node:crypto';
+import { createHmac, hash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Agent, type Dispatcher } from 'undici';
@@ -84,24 +84,22 @@ const signingKeys = new Map<string, Buffer>();
 
 /** Signature Version 4 (header auth, payload hash in x-amz-content-sha256); returns all headers to send. */
 export function signV4(input: SignInput): Record<string, string> {
-  const amzDate = input.date.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
-  const day = amzDate.slice(0, 8);
-  const headers: Record<string, string> = {
-    ...input.headers,
-    host: input.host,
-    'x-amz-date': amzDate,
-    'x-amz-content-sha256': input.headers['x-amz-content-sha256'] ?? EMPTY_SHA256,
-  };
+  const iso = input.date.toISOString(); // 2026-11-21T06:55:12.345Z
+  const day = iso.slice(0, 4) + iso.slice(5, 7) + iso.slice(8, 10);
+  const amzDate = `${day}T${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`;
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(input.headers)) headers[name.toLowerCase()] = value;
+  headers.host = input.host;
+  headers['x-amz-date'] = amzDate;
+  headers['x-amz-content-sha256'] ??= EMPTY_SHA256;
   if (input.credentials.sessionToken) headers['x-amz-security-token'] = input.credentials.sessionToken;
-  const names = Object.keys(headers)
-    .map((n) => n.toLowerCase())
-    .sort();
-  const lower = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
-  const canonicalHeaders = names.map((n) => `${n}:${String(lower[n]).trim().replace(/\s+/g, ' ')}\n`).join('');
+  const names = Object.keys(headers).sort();
+  let canonicalHeaders = '';
+  for (const n of names) canonicalHeaders += `${n}:${headers[n]!.trim().replace(/\s+/g, ' ')}\n`;
   const signedHeaders = names.join(';');
-  const canonicalRequest = [input.method, input.path, canonicalQuery(input.query), canonicalHeaders, signedHeaders, lower['x-amz-content-sha256']].join('\n');
+  const canonicalRequest = `${input.method}\n${input.path}\n${canonicalQuery(input.query)}\n${canonicalHeaders}\n${signedHeaders}\n${headers['x-amz-content-sha256']}`;
   const scope = `${day}/${input.region}/s3/aws4_request`;
-  const stringToSign = ['AWS4-HMAC-SHA256', amzDate, scope, createHash('sha256').update(canonicalRequest).digest('hex')].join('\n');
+  const stringToSign = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${hash('sha256', canonicalRequest, 'hex')}`;
   const cacheKey = `${input.credentials.secretAccessKey}\0${scope}`;
   let key = signingKeys.get(cacheKey);
   if (!key) {
@@ -178,7 +176,7 @@ export class LeanS3 {
     // CopyObject can fail after its 200 status line: the error then arrives in the body.
     if (/<Error>/.test(text)) throw errorFrom(text, 200, 'InternalError');
     const etag = /<ETag>([^<]*)<\/ETag>/.exec(text)?.[1];
-    return { ETag: etag?.replaceAll('&quot;', '"').replaceAll('&#34;', '"') };
+    return { ETag: etag === undefined ? undefined : unescapeXml(etag) };
   }
 
   /**
@@ -189,8 +187,8 @@ export class LeanS3 {
     const headers: Record<string, string> = {
       'content-length': String(p.Body.length),
       'content-type': p.ContentType,
-      'content-md5': createHash('md5').update(p.Body).digest('base64'),
-      'x-amz-content-sha256': createHash('sha256').update(p.Body).digest('hex'),
+      'content-md5': hash('md5', p.Body, 'base64'),
+      'x-amz-content-sha256': hash('sha256', p.Body, 'hex'),
     };
     for (const [k, v] of Object.entries(p.Metadata)) headers[`x-amz-meta-${k.toLowerCase()}`] = v;
     if (p.StorageClass) headers['x-amz-storage-class'] = p.StorageClass;
@@ -257,6 +255,14 @@ export class LeanS3 {
     }
     throw errorFrom(res.body.toString('utf8'), res.status, `Http${res.status}`);
   }
+}
+
+/** An XML element's text as sent, its entities (named and numeric) resolved. */
+export function unescapeXml(text: string): string {
+  return text.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|amp|lt|gt|quot|apos);/g, (_, e: string) => {
+    if (e[0] === '#') return String.fromCodePoint(e[1] === 'x' ? Number.parseInt(e.slice(2), 16) : Number(e.slice(1)));
+    return ({ amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" } as Record<string, string>)[e]!;
+  });
 }
 
 function errorFrom(body: string, status: number, fallback: string): S3RequestError {

@@ -1,10 +1,10 @@
 // A download worker thread (see pull-workers.ts): its own client and lean path for the source,
-// one whole download per message, the outcomes posted back in batches.
+// whole downloads asked and their outcomes posted back in batches.
 import { parentPort, workerData } from 'node:worker_threads';
 import { type EndpointConfig, s3Client } from './clients.ts';
 import { LeanS3 } from './lean-s3.ts';
 import { downloadWhole } from './download.ts';
-import { type Outcome, sendable, type WholeDownload } from './pull-workers.ts';
+import { type Asked, type Outcome, sendable } from './pull-workers.ts';
 
 const { source } = workerData as { source: EndpointConfig };
 const lean = await LeanS3.for(s3Client(source));
@@ -21,7 +21,7 @@ function reply(outcome: Outcome): void {
   }
 }
 
-parentPort?.on('message', async ({ id, request }: { id: number; request: WholeDownload }) => {
+async function download({ id, request }: Asked): Promise<void> {
   try {
     if (!lean) throw new Error('no lean path for this endpoint');
     await downloadWhole(lean, request);
@@ -29,4 +29,9 @@ parentPort?.on('message', async ({ id, request }: { id: number; request: WholeDo
   } catch (err) {
     reply({ id, error: sendable(err) });
   }
+}
+
+parentPort?.on('message', (asked: Asked[]) => {
+  for (const a of asked) void download(a);
 });
+parentPort?.postMessage('ready');

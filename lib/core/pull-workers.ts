@@ -1,7 +1,8 @@
 // Small whole downloads on worker threads. A pull of small files is bound by one JavaScript thread
 // doing, per file, a request, its signing and parsing, and five file-system calls; workers each do
 // whole downloads (GET, write, mtime, rename) with their own client, so that work spreads over the
-// cores. The main thread keeps the listing, the pool, the counts and everything larger.
+// cores. The main thread keeps the listing, the pool, the counts and everything larger, and fetches
+// small files itself until a worker has loaded (about half a second).
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { EndpointConfig } from './clients.ts';
@@ -59,16 +60,35 @@ export function workerCount(): number {
   return Math.min(4, Math.max(0, os.availableParallelism() - 1)) || 0;
 }
 
+interface Slot {
+  readonly worker: Worker;
+  pending: number;
+  /** Loaded, with its client, and taking downloads. */
+  ready: boolean;
+  /** Downloads not yet posted: they go in one message a turn of the event loop, as outcomes come back. */
+  outbox: Asked[];
+}
+
+/** A download as posted to a worker. */
+export interface Asked {
+  readonly id: number;
+  readonly request: WholeDownload;
+}
+
 export class DownloadWorkers {
-  readonly #workers: { worker: Worker; pending: number }[] = [];
-  readonly #waiting = new Map<number, { resolve: () => void; reject: (err: Error) => void; slot: { pending: number; worker: Worker } }>();
+  readonly #workers: Slot[] = [];
+  readonly #waiting = new Map<number, { resolve: () => void; reject: (err: Error) => void; slot: Slot }>();
   #next = 0;
 
   constructor(source: EndpointConfig, count: number) {
     for (let i = 0; i < count; i++) {
       const worker = new Worker(new URL('./pull-worker.ts', import.meta.url), { workerData: { source }, execArgv: process.execArgv });
-      const slot = { worker, pending: 0 };
-      worker.on('message', (outcomes: Outcome[]) => {
+      const slot: Slot = { worker, pending: 0, ready: false, outbox: [] };
+      worker.on('message', (outcomes: Outcome[] | 'ready') => {
+        if (outcomes === 'ready') {
+          slot.ready = true;
+          return;
+        }
         for (const { id, error } of outcomes) {
           const waiting = this.#waiting.get(id);
           if (!waiting) continue;
@@ -93,21 +113,27 @@ export class DownloadWorkers {
     }
   }
 
-  get size(): number {
-    return this.#workers.length;
+  /** Whether a worker can take a download; until then the main thread does them. */
+  get ready(): boolean {
+    return this.#workers.some((s) => s.ready);
   }
 
-  /** Fetches one object whole on the least busy worker. */
+  /** Fetches one object whole on the least busy worker that is ready. */
   download(request: WholeDownload): Promise<void> {
-    let slot = this.#workers[0];
-    for (const s of this.#workers) if (slot && s.pending < slot.pending) slot = s;
-    if (!slot) return Promise.reject(new Error('no download worker'));
+    let slot: Slot | undefined;
+    for (const s of this.#workers) if (s.ready && (!slot || s.pending < slot.pending)) slot = s;
+    if (!slot) return Promise.reject(new Error('no download worker ready'));
     const id = ++this.#next;
     if (slot.pending++ === 0) slot.worker.ref();
     const chosen = slot;
     return new Promise((resolve, reject) => {
       this.#waiting.set(id, { resolve, reject, slot: chosen });
-      chosen.worker.postMessage({ id, request });
+      if (chosen.outbox.push({ id, request }) === 1) {
+        setImmediate(() => {
+          chosen.worker.postMessage(chosen.outbox);
+          chosen.outbox = [];
+        });
+      }
     });
   }
 }

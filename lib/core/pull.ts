@@ -7,7 +7,6 @@ import { checkBytes, downloadWhole, mtimeOf, tmpName } from './download.ts';
 import { countRetries, emptyResult, type Failure, type ManifestResult, tally } from './copy.ts';
 import { LeanS3 } from './lean-s3.ts';
 import { DownloadWorkers, type WholeDownload, workerCount } from './pull-workers.ts';
-import { IntegrityError } from './transfer.ts';
 import type { PullJob } from './job.ts';
 import { keyFilter, type ListedObject, listObjects } from './listing.ts';
 import { type Report, reportInProcessJob, type ScanResult } from './report.ts';
@@ -17,7 +16,9 @@ import { type InProcessDeps, MANIFESTS_IN_FLIGHT, type ManifestDeps, type Planne
 import { eachAtOnce } from './pool.ts';
 import { withRetry } from './retry.ts';
 import { DeleteBatches, type DeleteResult, type DeleteState, noSyncCounts, type SyncCounts, unfinishedCopies } from './delete.ts';
-import { decide, type Entry, entryOf, mergeJoin, plainMd5 } from './diff.ts';
+import { decide, type Entry, entryOf, mergeJoin } from './diff.ts';
+import { plainMd5 } from './etag.ts';
+import { IntegrityError } from './errors.ts';
 import { jobKeys } from './job.ts';
 import { getText } from './jobstore.ts';
 import { parseManifest } from './manifest.ts';
@@ -366,7 +367,7 @@ async function download(
   const key = job.source.prefix + entry.key;
   if (lean && entry.size <= SMALL_OBJECT) {
     const whole: WholeDownload = { bucket: job.source.bucket, key, entry, file, direct };
-    return workers?.size ? workers.download(whole) : downloadWhole(lean, whole);
+    return workers?.ready ? workers.download(whole) : downloadWhole(lean, whole);
   }
   const tmp = tmpName(file);
   try {

@@ -159,7 +159,7 @@ async function findExtras(
     for await (const [a, b] of mergeJoin(walked(), passed())) yield (a ?? b)!;
   }
   const deletes = new DeleteBatches(store, job.jobId, sync);
-  const destination = listObjects(client, job.destination.bucket, job.destination.prefix, '', onRetry);
+  const destination = listObjects(client, job.destination.bucket, job.destination.prefix, '', { onRetry });
   for await (const [t, d] of mergeJoin(tree(), destination)) {
     if (!d || !wanted(d.key)) continue;
     sync.destinationObjects++;
@@ -336,7 +336,7 @@ export async function objectsAlreadyThere(
   const wanted = new Set(lines.map((l) => l.k));
   // Any key below the first will do as StartAfter: the first key less its last character.
   const before = Array.from(first).slice(0, -1).join('');
-  for await (const o of listObjects(client, bucket, prefix, before, onRetry)) {
+  for await (const o of listObjects(client, bucket, prefix, before, { onRetry })) {
     if (compareKeys(o.key, last) > 0) break;
     if (wanted.has(o.key)) found.set(o.key, o);
   }

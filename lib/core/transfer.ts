@@ -17,8 +17,8 @@ import {
   UploadPartCommand,
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
-import { plainMd5 } from './diff.ts';
-import { classify, type ErrorInfo } from './errors.ts';
+import { classify, type ErrorInfo, IntegrityError } from './errors.ts';
+import { plainMd5 } from './etag.ts';
 import type { LeanPut, LeanS3 } from './lean-s3.ts';
 import { partSizeFor, thresholdFor, type TransferOptions } from './job.ts';
 import type { Pool } from './pool.ts';
@@ -54,16 +54,6 @@ export interface TransferEntry {
   readonly etag?: string;
   /** The source version to copy (a restore at an instant); absent: the current one. */
   readonly versionId?: string;
-}
-
-/** Thrown when what arrived is not what was read: never retried into a false success. */
-export class IntegrityError extends Error {
-  override name = 'IntegrityError';
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.code = code;
-  }
 }
 
 /**

@@ -1,11 +1,10 @@
 // A bucket as it was at an instant, from ListObjectVersions: for each key, the newest version not
 // newer than the instant. Streams one page at a time; a key's versions may span pages.
 import { GetBucketVersioningCommand, ListObjectVersionsCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { ErrorInfo } from './errors.ts';
 import { BadInputError } from './errors.ts';
 import { compareKeys } from './keys.ts';
-import { LeanS3 } from './lean-s3.ts';
-import { type ListedObject, ListingOrderError } from './listing.ts';
+import { LeanS3, unescapeXml } from './lean-s3.ts';
+import { type ListedObject, type ListingOptions, ListingOrderError } from './listing.ts';
 import { withRetry } from './retry.ts';
 
 /** One entry of a version listing, in S3's order: keys ascending, each key's versions newest first. */
@@ -98,14 +97,6 @@ export async function* listVersions(
   }
 }
 
-export interface ListingOptions {
-  readonly onRetry?: (info: ErrorInfo) => void;
-  /** Versions a page (S3's default, 1,000, when absent). */
-  readonly pageSize?: number;
-  /** Read pages through the SDK even where the XML path applies (both are tested). */
-  readonly sdk?: boolean;
-}
-
 interface VersionPage {
   readonly versions: ListedVersion[];
   readonly truncated: boolean;
@@ -184,12 +175,6 @@ async function sdkPage(client: S3Client, bucket: string, prefix: string, keyMark
   return { versions, truncated: page.IsTruncated === true, nextKeyMarker: page.NextKeyMarker, nextVersionIdMarker: page.NextVersionIdMarker };
 }
 
-function unescapeXml(text: string): string {
-  return text.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|amp|lt|gt|quot|apos);/g, (_, e: string) => {
-    if (e[0] === '#') return String.fromCodePoint(e[1] === 'x' ? Number.parseInt(e.slice(2), 16) : Number(e.slice(1)));
-    return ({ amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" } as Record<string, string>)[e]!;
-  });
-}
 
 /**
  * A restore at an instant needs versions: a bucket whose versioning was never enabled has only
