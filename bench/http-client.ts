@@ -1,6 +1,6 @@
 #!/usr/bin/env -S node --disable-warning=ExperimentalWarning
 // The HTTP client under the lean path: N GETs of 4 KB objects, 64 at once, over keep-alive
-// connections with node:http and with undici, alternating, against `ferry serve` in its own
+// connections with node:http, undici's request() and undici's dispatch() (no body stream), alternating, against `ferry serve` in its own
 // process; the CPU figure is this process's alone (the client's).
 //   node bench/http-client.ts [objects] [rounds]
 import http from 'node:http';
@@ -28,6 +28,26 @@ try {
         req.end();
       }),
     undici: async (path) => Buffer.from(await (await dispatcher.request({ origin, path, method: 'GET', headers })).body.arrayBuffer()),
+    'undici dispatch': (path) =>
+      new Promise((resolve, reject) => {
+        const chunks: Buffer[] = [];
+        dispatcher.dispatch(
+          { origin, path, method: 'GET', headers },
+          {
+            onRequestStart() {},
+            onResponseStart() {},
+            onResponseData(_c, chunk: Buffer) {
+              chunks.push(chunk);
+            },
+            onResponseEnd() {
+              resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+            },
+            onResponseError(_c, err: Error) {
+              reject(err);
+            },
+          },
+        );
+      }),
   };
   const rows: Record<string, { seconds: number; cpu: number }[]> = {};
   for (let round = 0; round < rounds; round++) {
