@@ -8,25 +8,9 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { datasetSpecs, type ObjectSpec, uploadDataset, verifyAgainstSpecs } from '../lib/local/dataset.ts';
 import type { EmbeddedServer } from '../lib/local/server.ts';
 import { localEnv, runFerry, serverWithBuckets, tempDir } from './helpers.ts';
-import { startFaultProxy } from './proxy.ts';
+import { oncePerRequest, startFaultProxy } from './proxy.ts';
 
 const MiB = 1024 * 1024;
-
-/**
- * Faults one attempt of a request at most: its retry goes through. Without this, an unlucky request
- * could draw a fault on all 8 of its attempts (about 1 in 20,000 at these rates, over ~320 requests
- * a run) and the test would fail for want of retries, not for a defect.
- */
-function oncePerRequest(decide: Parameters<typeof startFaultProxy>[1]): Parameters<typeof startFaultProxy>[1] {
-  const faulted = new Set<string>();
-  return (req, n) => {
-    const id = `${req.method} ${req.url}`;
-    if (faulted.has(id)) return 'pass';
-    const fault = decide(req, n);
-    if (fault !== 'pass') faulted.add(id);
-    return fault;
-  };
-}
 
 describe('transient faults are retried, counted, and lose nothing', () => {
   let server: EmbeddedServer;

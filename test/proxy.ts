@@ -83,3 +83,19 @@ export async function startFaultProxy(
       }),
   };
 }
+
+/**
+ * Faults one attempt of a request at most: its retry goes through. Without this, an unlucky request
+ * could draw a fault on all 8 of its attempts (about 1 in 20,000 at these rates, over ~320 requests
+ * a run) and the test would fail for want of retries, not for a defect.
+ */
+export function oncePerRequest(decide: Parameters<typeof startFaultProxy>[1]): Parameters<typeof startFaultProxy>[1] {
+  const faulted = new Set<string>();
+  return (req, n) => {
+    const id = `${req.method} ${req.url}`;
+    if (faulted.has(id)) return 'pass';
+    const fault = decide(req, n);
+    if (fault !== 'pass') faulted.add(id);
+    return fault;
+  };
+}

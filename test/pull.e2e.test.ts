@@ -8,7 +8,7 @@ import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { bodyOf, datasetSpecs, type ObjectSpec, uploadDataset } from '../lib/local/dataset.ts';
 import type { EmbeddedServer } from '../lib/local/server.ts';
 import { localEnv, runFerry, serverWithBuckets, startFerry, tempDir } from './helpers.ts';
-import { startFaultProxy } from './proxy.ts';
+import { oncePerRequest, startFaultProxy } from './proxy.ts';
 
 const MiB = 1024 * 1024;
 
@@ -129,6 +129,35 @@ describe('ferry copy s3://B/P DIR (pull)', () => {
       const file = path.join(back, f.key);
       assert.ok((await readFile(file)).equals(bodyOf(f)), f.key);
       assert.equal((await stat(file)).mtimeMs, when.getTime(), f.key);
+    }
+  });
+
+  it('through bodies cut in the middle, resets and 503s: every file whole, each fault one retry, no temporary file', async () => {
+    const proxy = await startFaultProxy(
+      server.endpoint,
+      oncePerRequest((req, n) =>
+        // The large object's first GET is always cut: its body is streamed to disk, not held whole.
+        req.bucketLevel ? 'pass' : req.method === 'GET' && (req.url.includes('large/') || n % 5 === 2) ? 'cut-body' : n % 13 === 4 ? 'reset' : n % 11 === 7 ? 'slowdown' : 'pass',
+      ),
+    );
+    try {
+      const dir = path.join(await tempDir(), 'flaky');
+      const run = await runFerry(['copy', 's3://pull-src/from', dir, '--json', '--job-dir', await tempDir()], {
+        env: localEnv({ AWS_ENDPOINT_URL: proxy.endpoint }),
+      });
+      assert.equal(run.code, 1, run.stderr); // the `//` key is refused, as without faults
+      const out = JSON.parse(run.stdout);
+      const files = specs.filter((s) => !s.key.endsWith('/') && !s.key.includes('//'));
+      assert.deepEqual(out.objects, { total: specs.length, copied: files.length, skipped: 1, failed: 1 });
+      assert.deepEqual(await filesUnder(dir), files.map((s) => s.key).sort());
+      for (const s of files) assert.ok((await readFile(path.join(dir, s.key))).equals(bodyOf(s)), s.key);
+      const { reset, slowdown } = proxy.injected;
+      const cut = proxy.injected['cut-body'];
+      assert.ok(cut > 10 && reset > 3 && slowdown > 3, JSON.stringify(proxy.injected));
+      const report = JSON.parse(await readFile(out.reportPath, 'utf8'));
+      assert.equal(report.retries, cut + reset + slowdown, 'every injected fault cost exactly one retry');
+    } finally {
+      await proxy.stop();
     }
   });
 

@@ -115,6 +115,54 @@ export function signV4(input: SignInput): Record<string, string> {
   return headers;
 }
 
+export interface LeanGet {
+  Bucket: string;
+  Key: string;
+  IfMatch?: string;
+  VersionId?: string;
+}
+
+/** Receives a streamed body: each piece as it arrives; a promise returned pauses reading until it settles. */
+export type BodySink = (chunk: Buffer) => Promise<unknown> | undefined;
+
+interface SendOptions {
+  payload?: Buffer;
+  query?: Record<string, string>;
+  /** Where a successful response's body goes instead of memory. */
+  sink?: BodySink;
+}
+
+interface Response {
+  status: number;
+  /** Empty when a sink took it. */
+  body: Buffer;
+  headers: IncomingHttpHeaders;
+}
+
+function getHeaders(p: LeanGet): Record<string, string> {
+  return p.IfMatch ? { 'if-match': p.IfMatch } : {};
+}
+
+function getQuery(p: LeanGet): Record<string, string> | undefined {
+  return p.VersionId ? { versionId: p.VersionId } : undefined;
+}
+
+/** What a pull needs of a GetObject response's headers. */
+function gotFrom(headers: IncomingHttpHeaders): Omit<LeanGot, 'Body'> {
+  const metadata: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (name.startsWith('x-amz-meta-') && typeof value === 'string') metadata[name.slice('x-amz-meta-'.length)] = value;
+  }
+  const modified = headers['last-modified'] as string | undefined;
+  return {
+    ETag: headers.etag as string | undefined,
+    Metadata: metadata,
+    LastModified: modified ? new Date(modified) : undefined,
+    ServerSideEncryption: headers['x-amz-server-side-encryption'] as string | undefined,
+    SSECustomerAlgorithm: headers['x-amz-server-side-encryption-customer-algorithm'] as string | undefined,
+  };
+}
+
 export class S3RequestError extends Error {
   readonly $metadata: { httpStatusCode: number };
   constructor(code: string, message: string, status: number) {
@@ -194,27 +242,24 @@ export class LeanS3 {
     if (p.StorageClass) headers['x-amz-storage-class'] = p.StorageClass;
     if (p.ServerSideEncryption) headers['x-amz-server-side-encryption'] = p.ServerSideEncryption;
     if (p.SSEKMSKeyId) headers['x-amz-server-side-encryption-aws-kms-key-id'] = p.SSEKMSKeyId;
-    const { headers: got } = await this.#send('PUT', p.Bucket, p.Key, headers, p.Body);
+    const { headers: got } = await this.#send('PUT', p.Bucket, p.Key, headers, { payload: p.Body });
     return { ETag: got.etag as string | undefined };
   }
 
   /** GetObject of a small object, whole, with the headers a pull needs. */
-  async getObject(p: { Bucket: string; Key: string; IfMatch?: string; VersionId?: string }): Promise<LeanGot> {
-    const query = p.VersionId ? { versionId: p.VersionId } : undefined;
-    const { body, headers } = await this.#send('GET', p.Bucket, p.Key, p.IfMatch ? { 'if-match': p.IfMatch } : {}, undefined, false, query);
-    const metadata: Record<string, string> = {};
-    for (const [name, value] of Object.entries(headers)) {
-      if (name.startsWith('x-amz-meta-') && typeof value === 'string') metadata[name.slice('x-amz-meta-'.length)] = value;
-    }
-    const modified = headers['last-modified'] as string | undefined;
-    return {
-      Body: body,
-      ETag: headers.etag as string | undefined,
-      Metadata: metadata,
-      LastModified: modified ? new Date(modified) : undefined,
-      ServerSideEncryption: headers['x-amz-server-side-encryption'] as string | undefined,
-      SSECustomerAlgorithm: headers['x-amz-server-side-encryption-customer-algorithm'] as string | undefined,
-    };
+  async getObject(p: LeanGet): Promise<LeanGot> {
+    const { body, headers } = await this.#send('GET', p.Bucket, p.Key, getHeaders(p), { query: getQuery(p) });
+    return { Body: body, ...gotFrom(headers) };
+  }
+
+  /**
+   * GetObject with the body handed to `sink` as it arrives (memory stays flat whatever the size):
+   * a promise `sink` returns stops reading from the socket until it settles, so its writes never
+   * overlap; one that rejects ends the request with its error.
+   */
+  async getObjectStreamed(p: LeanGet, sink: BodySink): Promise<Omit<LeanGot, 'Body'>> {
+    const { headers } = await this.#send('GET', p.Bucket, p.Key, getHeaders(p), { query: getQuery(p), sink });
+    return gotFrom(headers);
   }
 
   /**
@@ -222,18 +267,11 @@ export class LeanS3 {
    * the SDK's parser loses when it groups them by name (versions apart from delete markers).
    */
   async getBucketXml(bucket: string, query: Record<string, string>): Promise<string> {
-    return (await this.#send('GET', bucket, '', {}, undefined, false, query)).body.toString('utf8');
+    return (await this.#send('GET', bucket, '', {}, { query })).body.toString('utf8');
   }
 
-  async #send(
-    method: string,
-    bucket: string,
-    key: string,
-    extra: Record<string, string>,
-    payload?: Buffer,
-    redirected = false,
-    query?: Record<string, string>,
-  ): Promise<{ body: Buffer; headers: IncomingHttpHeaders }> {
+  async #send(method: string, bucket: string, key: string, extra: Record<string, string>, options: SendOptions = {}, redirected = false): Promise<Response> {
+    const { payload, query, sink } = options;
     const credentials = (await this.#client.config.credentials()) as Credentials;
     const region = this.#bucketRegions.get(bucket) ?? (await this.#client.config.region());
     let url: URL;
@@ -246,12 +284,12 @@ export class LeanS3 {
     }
     url.search = canonicalQuery(query);
     const headers = signV4({ method, host: url.host, path: url.pathname, query, headers: extra, region, credentials, date: new Date() });
-    const res = await request(url, method, headers, payload);
+    const res = await request(url, method, headers, payload, sink);
     if (res.status >= 200 && res.status < 300) return res;
     const bucketRegion = res.headers['x-amz-bucket-region'] as string | undefined;
     if (!redirected && bucketRegion && bucketRegion !== region && (res.status === 301 || res.status === 400)) {
       this.#bucketRegions.set(bucket, bucketRegion);
-      return this.#send(method, bucket, key, extra, payload, true, query);
+      return this.#send(method, bucket, key, extra, options, true);
     }
     throw errorFrom(res.body.toString('utf8'), res.status, `Http${res.status}`);
   }
@@ -279,7 +317,7 @@ const REQUEST_TIMEOUT_MS = 60_000;
 // request()'s 34 and node:http's 49 (bench/http-client.ts), and small objects are bound by CPU.
 const dispatcher = new Agent({ headersTimeout: REQUEST_TIMEOUT_MS, bodyTimeout: REQUEST_TIMEOUT_MS });
 
-function request(url: URL, method: string, headers: Record<string, string>, body?: Buffer): Promise<{ status: number; body: Buffer; headers: IncomingHttpHeaders }> {
+function request(url: URL, method: string, headers: Record<string, string>, body?: Buffer, sink?: BodySink): Promise<Response> {
   return new Promise((resolve, reject) => {
     let status = 0;
     let got: IncomingHttpHeaders = {};
@@ -292,8 +330,18 @@ function request(url: URL, method: string, headers: Record<string, string>, body
           status = statusCode;
           got = responseHeaders as IncomingHttpHeaders;
         },
-        onResponseData(_controller, chunk) {
-          chunks.push(chunk);
+        onResponseData(controller, chunk) {
+          if (!sink || status < 200 || status >= 300) {
+            chunks.push(chunk); // an error's body is read whole, for its code
+            return;
+          }
+          const writing = sink(chunk);
+          if (!writing) return;
+          controller.pause();
+          writing.then(
+            () => controller.resume(),
+            (err: Error) => controller.abort(err),
+          );
         },
         onResponseEnd() {
           resolve({ status, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), headers: got });

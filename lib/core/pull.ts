@@ -5,7 +5,7 @@ import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { s3Identity } from './clients.ts';
 import { checkBytes, downloadWhole, mtimeOf, tmpName } from './download.ts';
 import { countRetries, emptyResult, type Failure, type ManifestResult, tally } from './copy.ts';
-import { LeanS3 } from './lean-s3.ts';
+import { type LeanGot, LeanS3 } from './lean-s3.ts';
 import { DownloadWorkers, type WholeDownload, workerCount } from './pull-workers.ts';
 import type { PullJob } from './job.ts';
 import { keyFilter, type ListedObject, listObjects } from './listing.ts';
@@ -371,32 +371,40 @@ async function download(
   }
   const tmp = tmpName(file);
   try {
-    // Streamed to disk (memory does not grow with the object), counted and hashed on the way.
+    // Streamed to disk (memory does not grow with the object), counted and hashed on the way;
+    // the pieces as they arrive (tens of KiB) go to disk 1 MiB at a time, one writev each, without a copy.
     const hash = plainMd5(entry.etag) ? createHash('md5') : undefined;
     let bytes = 0;
-    const streamed = await client.send(new GetObjectCommand({ Bucket: job.source.bucket, Key: key, IfMatch: entry.etag, VersionId: entry.versionId }));
-    // Socket chunks (tens of KiB) go to disk 1 MiB at a time, one writev each, without a copy.
+    let batch: Buffer[] = [];
+    let batchBytes = 0;
     const out = await open(tmp, 'w');
+    const receive = (chunk: Buffer): Promise<unknown> | undefined => {
+      hash?.update(chunk);
+      bytes += chunk.length;
+      batch.push(chunk);
+      batchBytes += chunk.length;
+      if (batchBytes < WRITE_BYTES) return undefined;
+      const full = batch;
+      batch = [];
+      batchBytes = 0;
+      return out.writev(full);
+    };
+    let streamed: Omit<LeanGot, 'Body'>;
     try {
-      let batch: Buffer[] = [];
-      let batchBytes = 0;
-      for await (const chunk of streamed.Body as AsyncIterable<Buffer>) {
-        hash?.update(chunk);
-        bytes += chunk.length;
-        batch.push(chunk);
-        batchBytes += chunk.length;
-        if (batchBytes >= WRITE_BYTES) {
-          await out.writev(batch);
-          batch = [];
-          batchBytes = 0;
-        }
+      const get = { Bucket: job.source.bucket, Key: key, IfMatch: entry.etag, VersionId: entry.versionId };
+      if (lean) {
+        streamed = await lean.getObjectStreamed(get, receive); // a third less CPU than the SDK's stream
+      } else {
+        const sent = await client.send(new GetObjectCommand(get));
+        for await (const chunk of sent.Body as AsyncIterable<Buffer>) await receive(chunk);
+        streamed = { ...sent, Metadata: sent.Metadata ?? {} };
       }
       if (batch.length > 0) await out.writev(batch);
     } finally {
       await out.close();
     }
     checkBytes(entry, streamed, bytes, hash?.digest('hex'));
-    const when = mtimeOf({ ...streamed, Metadata: streamed.Metadata ?? {} });
+    const when = mtimeOf(streamed);
     await utimes(tmp, when, when);
     await rename(tmp, file);
   } catch (err) {
