@@ -339,8 +339,11 @@ function collision(key: string) {
   };
 }
 
-/** Streamed objects are written to disk this much at a time. */
-const WRITE_BYTES = 1024 * 1024;
+/**
+ * Streamed objects are written to disk this much at a time: 16 downloads writing 1 MiB at once
+ * spent twice the system CPU of 256 KiB writes on ext4 (docs/benchmarks.md), 64 KiB no less.
+ */
+const WRITE_BYTES = 256 * 1024;
 
 /** Objects up to this size are fetched whole on the lean path; larger ones are streamed to disk. */
 const SMALL_OBJECT = 1024 * 1024;
@@ -372,7 +375,7 @@ async function download(
   const tmp = tmpName(file);
   try {
     // Streamed to disk (memory does not grow with the object), counted and hashed on the way;
-    // the pieces as they arrive (tens of KiB) go to disk 1 MiB at a time, one writev each, without a copy.
+    // the pieces as they arrive (tens of KiB) go to disk 256 KiB at a time, one writev each, without a copy.
     const hash = plainMd5(entry.etag) ? createHash('md5') : undefined;
     let bytes = 0;
     let batch: Buffer[] = [];
