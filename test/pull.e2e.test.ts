@@ -161,13 +161,14 @@ describe('ferry copy s3://B/P DIR (pull)', () => {
     }
   });
 
-  it('a body that arrives whole but wrong fails its MD5 check: reported, no file written', async () => {
+  it('a body that arrives whole but wrong fails its MD5 check, a refused one its code: reported, no file written', async () => {
     const small = { key: 'small.txt', size: 3000 };
     const streamed = { key: 'streamed.bin', size: 2 * MiB + 7 }; // over 1 MiB: streamed, single-part ETag
+    const denied = { key: 'denied.bin', size: 2 * MiB }; // streamed: the error's body must not reach the file
     const fine = { key: 'fine.txt', size: 100 };
-    for (const o of [small, streamed, fine]) await client.send(new PutObjectCommand({ Bucket: 'round-trip', Key: `corrupt/${o.key}`, Body: bodyOf(o) }));
+    for (const o of [small, streamed, denied, fine]) await client.send(new PutObjectCommand({ Bucket: 'round-trip', Key: `corrupt/${o.key}`, Body: bodyOf(o) }));
     const proxy = await startFaultProxy(server.endpoint, (req) =>
-      req.method === 'GET' && !req.bucketLevel && !req.url.includes('fine.txt') ? 'corrupt' : 'pass',
+      req.method !== 'GET' || req.bucketLevel || req.url.includes('fine.txt') ? 'pass' : req.url.includes('denied.bin') ? 'deny' : 'corrupt',
     );
     try {
       const dir = path.join(await tempDir(), 'corrupt');
@@ -176,10 +177,11 @@ describe('ferry copy s3://B/P DIR (pull)', () => {
       });
       assert.equal(run.code, 1, run.stderr);
       const out = JSON.parse(run.stdout);
-      assert.deepEqual(out.objects, { total: 3, copied: 1, skipped: 0, failed: 2 });
-      assert.deepEqual(JSON.parse(await readFile(out.reportPath, 'utf8')).failuresByCode, { ChecksumMismatch: 2 });
+      assert.deepEqual(out.objects, { total: 4, copied: 1, skipped: 0, failed: 3 });
+      assert.deepEqual(JSON.parse(await readFile(out.reportPath, 'utf8')).failuresByCode, { AccessDenied: 1, ChecksumMismatch: 2 });
       assert.deepEqual(await filesUnder(dir), ['fine.txt']);
       assert.equal(proxy.injected.corrupt, 2);
+      assert.equal(proxy.injected.deny, 1);
     } finally {
       await proxy.stop();
     }
