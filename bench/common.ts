@@ -114,15 +114,20 @@ export async function serveSmallObjects(objects: number): Promise<{ endpoint: st
       await new Promise((r) => setTimeout(r, 200));
     }
   }
+  await putSmallObjects(client, objects);
+  return { endpoint, stop: () => serve.kill('SIGTERM') };
+}
+
+/** `objects` x 4 KB objects put into bucket "small" in 100 prefixes (d0/ to d99/), 32 at once. */
+export async function putSmallObjects(client: S3Client, objects: number): Promise<void> {
   let next = 0;
   const body = Buffer.alloc(4096, 7);
   await Promise.all(
-    Array.from({ length: 64 }, async () => {
+    Array.from({ length: 32 }, async () => {
       while (next < objects) {
         const i = next++;
         await client.send(new PutObjectCommand({ Bucket: 'small', Key: `d${i % 100}/f${i}`, Body: body }));
       }
     }),
   );
-  return { endpoint, stop: () => serve.kill('SIGTERM') };
 }

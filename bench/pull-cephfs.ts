@@ -6,9 +6,9 @@
 //   node bench/pull-cephfs.ts [objects] [rounds] [ferry-checkouts...]
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { RGW_CREDENTIALS, startRadosgw } from '../test/ceph.ts';
-import { credentials, type Measured, timed, toolCommand } from './common.ts';
+import { credentials, type Measured, putSmallObjects, timed, toolCommand } from './common.ts';
 
 const objects = Number(process.argv[2] ?? 5000);
 const rounds = Number(process.argv[3] ?? 3);
@@ -18,16 +18,7 @@ const rgw = await startRadosgw({ cephfs: true });
 try {
   const cephfs = rgw.cephfs as string;
   await rgw.client.send(new CreateBucketCommand({ Bucket: 'small' }));
-  let next = 0;
-  const body = Buffer.alloc(4096, 7);
-  await Promise.all(
-    Array.from({ length: 32 }, async () => {
-      while (next < objects) {
-        const i = next++;
-        await rgw.client.send(new PutObjectCommand({ Bucket: 'small', Key: `d${i % 100}/f${i}`, Body: body }));
-      }
-    }),
-  );
+  await putSmallObjects(rgw.client, objects);
   process.stderr.write(`bench: ${objects} x 4 KB in radosgw, pulled onto CephFS\n`);
   const work = path.dirname(cephfs);
   const variants = [...checkouts.map((c, i) => [i ? `ferry (${path.basename(c)})` : 'ferry', c] as const), ['rclone', ''] as const];

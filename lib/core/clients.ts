@@ -24,7 +24,7 @@ const clients = new Map<string, S3Client>();
 const silent = { trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 
 /** Keep-alive sockets, more than any pool limit: the pool, not the agent, bounds concurrency. */
-export const AGENT_OPTIONS = Object.freeze({ keepAlive: true, maxSockets: 1024, keepAliveMsecs: 10_000 });
+const AGENT_OPTIONS = Object.freeze({ keepAlive: true, maxSockets: 1024, keepAliveMsecs: 10_000 });
 
 function keepAliveHandler(requestTimeout: number): NodeHttpHandler {
   return new NodeHttpHandler({

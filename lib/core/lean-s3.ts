@@ -295,8 +295,19 @@ export class LeanS3 {
   }
 }
 
+/**
+ * The text of the elements `fields` matches in `xml` (a pattern of the form
+ * /<(Name|Other)>([^<]*)<\/\1>/g: element text holds no '<', XML escapes it), by name, the first
+ * of each, its entities resolved.
+ */
+export function xmlFields(xml: string, fields: RegExp): Record<string, string> {
+  const found: Record<string, string> = {};
+  for (const [, name, text] of xml.matchAll(fields)) found[name!] ??= unescapeXml(text!);
+  return found;
+}
+
 /** An XML element's text as sent, its entities (named and numeric) resolved. */
-export function unescapeXml(text: string): string {
+function unescapeXml(text: string): string {
   return text.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|amp|lt|gt|quot|apos);/g, (_, e: string) => {
     if (e[0] === '#') return String.fromCodePoint(e[1] === 'x' ? Number.parseInt(e.slice(2), 16) : Number(e.slice(1)));
     return ({ amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" } as Record<string, string>)[e]!;

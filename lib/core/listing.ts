@@ -2,7 +2,7 @@ import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import picomatch from 'picomatch';
 import { compareKeys } from './keys.ts';
 import type { ErrorInfo } from './errors.ts';
-import { LeanS3, unescapeXml } from './lean-s3.ts';
+import { LeanS3, xmlFields } from './lean-s3.ts';
 import { withRetry } from './retry.ts';
 
 /** The endpoint listed keys out of S3's order: resuming from a key would skip or repeat some. */
@@ -71,6 +71,9 @@ interface PageQuery {
   readonly pageSize?: number;
 }
 
+const OBJECT_FIELDS = /<(Key|Size|ETag|StorageClass|LastModified)>([^<]*)<\/\1>/g;
+const PAGE_FIELDS = /<(IsTruncated|NextContinuationToken)>([^<]*)<\/\1>/g;
+
 async function leanPage(lean: LeanS3, q: PageQuery): Promise<ObjectPage> {
   const query: Record<string, string> = { 'list-type': '2' };
   if (q.prefix) query.prefix = q.prefix;
@@ -79,22 +82,19 @@ async function leanPage(lean: LeanS3, q: PageQuery): Promise<ObjectPage> {
   if (q.pageSize) query['max-keys'] = String(q.pageSize);
   const xml = await lean.getBucketXml(q.bucket, query);
   const objects: ListedObject[] = [];
-  // Element text holds no '<' (XML escapes it); Owner's and RestoreStatus's children are not read.
   for (const [, body] of xml.matchAll(/<Contents>([\s\S]*?)<\/Contents>/g)) {
-    const field: Record<string, string> = {};
-    for (const [, name, text] of body!.matchAll(/<(Key|Size|ETag|StorageClass|LastModified)>([^<]*)<\/\1>/g)) field[name!] = text!;
+    const field = xmlFields(body!, OBJECT_FIELDS); // Owner's and RestoreStatus's children are not read
     if (field.Key === undefined) continue;
     objects.push({
-      key: unescapeXml(field.Key),
+      key: field.Key,
       size: Number(field.Size ?? 0),
-      etag: field.ETag === undefined ? undefined : unescapeXml(field.ETag),
+      etag: field.ETag,
       storageClass: field.StorageClass,
       lastModified: field.LastModified === undefined ? undefined : new Date(field.LastModified),
     });
   }
-  const truncated = /<IsTruncated>true<\/IsTruncated>/.test(xml);
-  const token = /<NextContinuationToken>([^<]*)<\/NextContinuationToken>/.exec(xml)?.[1];
-  return { objects, nextToken: truncated && token ? unescapeXml(token) : undefined };
+  const page = xmlFields(xml, PAGE_FIELDS); // neither name occurs inside Contents
+  return { objects, nextToken: page.IsTruncated === 'true' && page.NextContinuationToken ? page.NextContinuationToken : undefined };
 }
 
 async function sdkPage(client: S3Client, q: PageQuery): Promise<ObjectPage> {

@@ -3,7 +3,7 @@
 import { GetBucketVersioningCommand, ListObjectVersionsCommand, type S3Client } from '@aws-sdk/client-s3';
 import { BadInputError } from './errors.ts';
 import { compareKeys } from './keys.ts';
-import { LeanS3, unescapeXml } from './lean-s3.ts';
+import { LeanS3, xmlFields } from './lean-s3.ts';
 import { type ListedObject, type ListingOptions, ListingOrderError } from './listing.ts';
 import { withRetry } from './retry.ts';
 
@@ -104,6 +104,9 @@ interface VersionPage {
   readonly nextVersionIdMarker?: string;
 }
 
+const VERSION_FIELDS = /<(Key|VersionId|LastModified|Size|ETag|StorageClass)>([^<]*)<\/\1>/g;
+const PAGE_FIELDS = /<(IsTruncated|NextKeyMarker|NextVersionIdMarker)>([^<]*)<\/\1>/g;
+
 async function leanPage(lean: LeanS3, bucket: string, prefix: string, keyMarker?: string, versionMarker?: string, pageSize?: number): Promise<VersionPage> {
   const query: Record<string, string> = { versions: '' };
   if (pageSize) query['max-keys'] = String(pageSize);
@@ -113,31 +116,19 @@ async function leanPage(lean: LeanS3, bucket: string, prefix: string, keyMarker?
   const xml = await lean.getBucketXml(bucket, query);
   const versions: ListedVersion[] = [];
   for (const [, kind, body] of xml.matchAll(/<(Version|DeleteMarker)>([\s\S]*?)<\/\1>/g)) {
-    const field = (name: string) => {
-      const m = new RegExp(`<${name}>([\\s\\S]*?)</${name}>`).exec(body!);
-      return m ? unescapeXml(m[1]!) : undefined;
-    };
+    const field = xmlFields(body!, VERSION_FIELDS);
     versions.push({
-      key: field('Key') ?? '',
-      versionId: field('VersionId') ?? 'null',
+      key: field.Key ?? '',
+      versionId: field.VersionId ?? 'null',
       deleteMarker: kind === 'DeleteMarker',
-      lastModified: new Date(field('LastModified') ?? 0),
-      size: Number(field('Size') ?? 0),
-      etag: field('ETag'),
-      storageClass: field('StorageClass'),
+      lastModified: new Date(field.LastModified ?? 0),
+      size: Number(field.Size ?? 0),
+      etag: field.ETag,
+      storageClass: field.StorageClass,
     });
   }
-  const top = xml.replace(/<(Version|DeleteMarker|CommonPrefixes)>[\s\S]*?<\/\1>/g, '');
-  const topField = (name: string) => {
-    const m = new RegExp(`<${name}>([\\s\\S]*?)</${name}>`).exec(top);
-    return m ? unescapeXml(m[1]!) : undefined;
-  };
-  return {
-    versions,
-    truncated: topField('IsTruncated') === 'true',
-    nextKeyMarker: topField('NextKeyMarker'),
-    nextVersionIdMarker: topField('NextVersionIdMarker'),
-  };
+  const page = xmlFields(xml.replace(/<(Version|DeleteMarker|CommonPrefixes)>[\s\S]*?<\/\1>/g, ''), PAGE_FIELDS);
+  return { versions, truncated: page.IsTruncated === 'true', nextKeyMarker: page.NextKeyMarker, nextVersionIdMarker: page.NextVersionIdMarker };
 }
 
 async function sdkPage(client: S3Client, bucket: string, prefix: string, keyMarker?: string, versionMarker?: string, pageSize?: number): Promise<VersionPage> {
