@@ -79,10 +79,21 @@ export class DownloadWorkers {
   readonly #workers: Slot[] = [];
   readonly #waiting = new Map<number, { resolve: () => void; reject: (err: Error) => void; slot: Slot }>();
   #next = 0;
+  readonly #source: EndpointConfig;
+  readonly #count: number;
+  #started = false;
 
   constructor(source: EndpointConfig, count: number) {
-    for (let i = 0; i < count; i++) {
-      const worker = new Worker(new URL('./pull-worker.ts', import.meta.url), { workerData: { source }, execArgv: process.execArgv });
+    this.#source = source;
+    this.#count = count;
+  }
+
+  /** Starts the workers, once: when there are small files to fetch (a pull of large ones loads none). */
+  start(): void {
+    if (this.#started) return;
+    this.#started = true;
+    for (let i = 0; i < this.#count; i++) {
+      const worker = new Worker(new URL('./pull-worker.ts', import.meta.url), { workerData: { source: this.#source }, execArgv: process.execArgv });
       const slot: Slot = { worker, pending: 0, ready: false, outbox: [] };
       worker.on('message', (outcomes: Outcome[] | 'ready') => {
         if (outcomes === 'ready') {
