@@ -2,8 +2,9 @@
 // Pulls of 16 x 64 MiB objects (pushed by ferry, so in parts) from a one-node Ceph cluster's
 // radosgw (test/ceph/ceph.sh; memstore, in RAM: CEPH_MEMSTORE_BYTES=8589934592 leaves room) onto
 // tmpfs (/dev/shm) and onto the disk (the system's temporary directory), by ferry and rclone
-// (--transfers 64) in turn, ROUNDS times each: one run of push-pull.ts is one sample, always in the
-// same order, and the disk's figures here vary from run to run.
+// (--transfers 64) in turn, which goes first alternating from round to round, ROUNDS times each:
+// one run of push-pull.ts is one sample, always in the same order, and the disk's figures here vary
+// from run to run.
 //   node bench/pull-large.ts [rounds]
 import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -27,7 +28,7 @@ try {
   const runs: Record<string, Measured[]> = {};
   for (let round = 0; round < rounds; round++) {
     for (const [where, base] of [['tmpfs', '/dev/shm'], ['disk', work]] as const) {
-      for (const tool of ['ferry', 'rclone']) {
+      for (const tool of round % 2 === 0 ? ['ferry', 'rclone'] : ['rclone', 'ferry']) {
         const into = path.join(base, `ferry-bench-pulled-${tool}`);
         execFileSync('sync'); // no run pays for the write-back of the one before
         (runs[`${where} | ${tool}`] ??= []).push(await timed(tool, ...(await toolCommand(tool, 's3://large', into, rgw.endpoint, work)), work));

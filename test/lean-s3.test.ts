@@ -82,6 +82,41 @@ describe('lean S3 path', () => {
     }
   });
 
+  it('a shared path signs with the credentials shared, and asks once for fresh ones when they are about to expire', async () => {
+    const { server, client } = await serverWithBuckets('lean-shared');
+    await client.send(new PutObjectCommand({ Bucket: 'lean-shared', Key: 'k', Body: 'shared' }));
+    const signedAs: string[] = []; // each request's session token and access key
+    const proxy = await startFaultProxy(server.endpoint, ({ headers }) => {
+      signedAs.push(`${headers['x-amz-security-token']} ${/Credential=([^/]+)/.exec(String(headers.authorization))?.[1]}`);
+      return 'pass';
+    });
+    try {
+      const shared = (expiresInMs: number) => ({ accessKeyId: 'shared', secretAccessKey: 's', sessionToken: 't1', expiration: new Date(Date.now() + expiresInMs) });
+      let asked = 0;
+      const fresh = async () => ({ accessKeyId: 'fresh', secretAccessKey: 's', sessionToken: `t${++asked + 1}`, expiration: new Date(Date.now() + 3_600_000) });
+      const get = (lean: LeanS3) => lean.getObject({ Bucket: 'lean-shared', Key: 'k' });
+
+      const lasting = LeanS3.shared({ endpoint: proxy.endpoint, region: 'us-east-1', credentials: shared(10 * 60_000) }, fresh);
+      assert.equal((await get(lasting)).Body.toString(), 'shared');
+      assert.deepEqual([asked, signedAs.splice(0)], [0, ['t1 shared']]);
+
+      // Within a minute of expiring: five requests at once ask once, and sign with what came back; the next asks no more.
+      const expiring = LeanS3.shared({ endpoint: proxy.endpoint, region: 'us-east-1', credentials: shared(30_000) }, fresh);
+      await Promise.all([1, 2, 3, 4, 5].map(() => get(expiring)));
+      await get(expiring);
+      assert.deepEqual([asked, signedAs.splice(0)], [1, Array(6).fill('t2 fresh')]);
+
+      // Fresh credentials that cannot be had fail the request with why, and nothing is sent.
+      const refused = Object.assign(new Error('the role cannot be assumed'), { name: 'AccessDenied' });
+      const stale = LeanS3.shared({ endpoint: proxy.endpoint, region: 'us-east-1', credentials: shared(-1000) }, () => Promise.reject(refused));
+      await assert.rejects(get(stale), refused);
+      assert.deepEqual(signedAs, []);
+    } finally {
+      await proxy.stop();
+      await server.stop();
+    }
+  });
+
   it('lists objects from the XML exactly as the SDK parses them: keys, sizes, ETags, classes, dates, pages', async () => {
     const { server, client } = await serverWithBuckets('lean-list');
     try {

@@ -12,10 +12,10 @@ export interface FaultProxy {
   stop(): Promise<void>;
 }
 
-/** `decide` sees each request (method, path with query, and its sequence number among object requests). */
+/** `decide` sees each request (method, path with query, headers, and its sequence number among object requests). */
 export async function startFaultProxy(
   upstream: string,
-  decide: (req: { method: string; url: string; bucketLevel: boolean }, n: number) => Fault,
+  decide: (req: { method: string; url: string; bucketLevel: boolean; headers: http.IncomingHttpHeaders }, n: number) => Fault,
 ): Promise<FaultProxy> {
   const target = new URL(upstream);
   const injected = { slowdown: 0, internal: 0, reset: 0, 'cut-body': 0, corrupt: 0, deny: 0 };
@@ -24,7 +24,7 @@ export async function startFaultProxy(
     const url = req.url ?? '/';
     const path = url.split('?')[0] as string;
     const bucketLevel = path.split('/').filter(Boolean).length <= 1;
-    const fault = decide({ method: req.method ?? 'GET', url, bucketLevel }, bucketLevel ? -1 : n++);
+    const fault = decide({ method: req.method ?? 'GET', url, bucketLevel, headers: req.headers }, bucketLevel ? -1 : n++);
     if (fault !== 'pass') injected[fault]++;
     const xmlError = (status: number, code: string) => {
       req.resume();

@@ -4,7 +4,10 @@ import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { LeanS3 } from '../lib/core/lean-s3.ts';
+import { unsafeKey } from '../lib/core/pull.ts';
+import { DownloadWorkers } from '../lib/core/pull-workers.ts';
 import { bodyOf, datasetSpecs, type ObjectSpec, uploadDataset } from '../lib/local/dataset.ts';
 import type { EmbeddedServer } from '../lib/local/server.ts';
 import { localEnv, runFerry, serverWithBuckets, startFerry, tempDir } from './helpers.ts';
@@ -182,6 +185,40 @@ describe('ferry copy s3://B/P DIR (pull)', () => {
       assert.deepEqual(await filesUnder(dir), ['fine.txt']);
       assert.equal(proxy.injected.corrupt, 2);
       assert.equal(proxy.injected.deny, 1);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it("download workers sign with the main thread's credentials, and get fresh ones from it before they expire", async () => {
+    const tokens: string[] = []; // the session token of each object GET
+    const proxy = await startFaultProxy(server.endpoint, ({ bucketLevel, headers }) => {
+      if (!bucketLevel) tokens.push(String(headers['x-amz-security-token']));
+      return 'pass';
+    });
+    try {
+      // Credentials that always expire within the minute (the SDK asks its provider again each time):
+      // the worker is started with one, then must ask the main thread for new ones.
+      let issued = 0;
+      const credentials = async () => ({ accessKeyId: 'local', secretAccessKey: 'local', sessionToken: `t${++issued}`, expiration: new Date(Date.now() + 30_000) });
+      const source = new S3Client({ endpoint: proxy.endpoint, region: 'us-east-1', forcePathStyle: true, credentials });
+      const workers = new DownloadWorkers((await LeanS3.for(source))!, 1);
+      workers.start();
+      for (let waited = 0; !workers.ready; waited += 20) {
+        assert.ok(waited < 20_000, 'the download worker never became ready');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const startedWith = issued; // the last issued before the worker started: what it was given
+      const small = specs.filter((o) => !o.key.endsWith('/') && unsafeKey(o.key) === undefined && o.size <= MiB).slice(0, 20);
+      const dir = await tempDir();
+      for (const o of small) await mkdir(path.dirname(path.join(dir, o.key)), { recursive: true });
+      await Promise.all(
+        small.map((o) => workers.download({ bucket: 'pull-src', key: `from/${o.key}`, entry: { key: o.key, size: o.size }, file: path.join(dir, o.key), direct: true })),
+      );
+      for (const o of small) assert.deepEqual(await readFile(path.join(dir, o.key)), bodyOf(o), o.key);
+      assert.equal(tokens.length, small.length);
+      const fresh = (t: string) => /^t\d+$/.test(t) && Number(t.slice(1)) > startedWith && Number(t.slice(1)) <= issued;
+      assert.ok(tokens.every(fresh), `GETs not signed with credentials issued after the worker started (t${startedWith}): ${tokens}`);
     } finally {
       await proxy.stop();
     }

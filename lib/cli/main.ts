@@ -19,8 +19,7 @@ import { PRICES_READ, thawEstimate } from '../core/thaw.ts';
 import { assertVersioned } from '../core/versions.ts';
 import { type InProcessDeps, push } from '../core/push.ts';
 import { dropUndefined, finish, JOB_OPTIONS, jobBase, maxBuffered, positiveInt, s3Location, sideConfig } from './common.ts';
-import { type Report, runAws } from './engines.ts';
-import { scanCommand, statusCommand, workCommand } from './fleet.ts';
+import type { Report } from './engines.ts';
 import { type EstimateContext, estimateLines, planEstimate } from './estimate.ts';
 import { ProgressLine } from './progress.ts';
 import { formatBytes } from '../core/size.ts';
@@ -215,9 +214,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (command === 'restore') return await copyCommand(rest, 'restore');
     if (command === 'verify') return await verifyCommand(rest);
     if (command === 'serve') return await serveCommand(rest);
-    if (command === 'scan') return await scanCommand(rest, USAGE);
-    if (command === 'work') return await workCommand(rest, USAGE);
-    if (command === 'status') return await statusCommand(rest, USAGE);
+    if (command === 'scan' || command === 'work' || command === 'status') {
+      // Loaded here, as the cloud engine is: their SQS and Step Functions clients would cost every
+      // other command's start a twentieth of a second.
+      const { scanCommand, statusCommand, workCommand } = await import('./fleet.ts');
+      return await (command === 'scan' ? scanCommand : command === 'work' ? workCommand : statusCommand)(rest, USAGE);
+    }
     if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
       process.stdout.write(`${USAGE}\n`);
       return command === undefined ? 2 : 0;
@@ -327,6 +329,7 @@ async function copyCommand(args: string[], mode: Mode): Promise<number> {
     store = s3Store;
     where = (key) => `s3://${jobBucket}/${s3Store.locate(key)}`;
     await store.put(jobKeys.job(job.jobId), JSON.stringify(cloudJob, null, 2));
+    const { runAws } = await import('./engines.ts'); // loaded here: see the fleet commands
     result = await runAws(cloudJob, { stateMachineArn, progress, store, profile: o.profile, region: o.region }).finally(() =>
       progress.stop(),
     );

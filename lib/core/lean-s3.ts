@@ -2,7 +2,8 @@
 // below the multipart threshold, and PutObject and GetObject of small files held whole. The SDK spends about half a millisecond of CPU per request in its
 // middleware (measured: docs/benchmarks.md), which made ferry CPU-bound on small objects; this
 // signs with SigV4 itself and sends over keep-alive sockets for a fraction of that. Credentials and
-// region still come from the SDK client (profiles, role_arn, SSO all work); anything unusual
+// region still come from the SDK client (profiles, role_arn, SSO all work; a download worker gets
+// them from the main thread); anything unusual
 // (FIPS, dual-stack, accelerate, dotted bucket names on AWS) stays on the SDK.
 // Errors are shaped like the SDK's (`name` = S3 error code, `$metadata.httpStatusCode`), so retry,
 // classification and reports treat both paths alike.
@@ -44,11 +45,28 @@ export interface LeanGot {
   SSECustomerAlgorithm?: string;
 }
 
-interface Credentials {
+export interface Credentials {
   accessKeyId: string;
   secretAccessKey: string;
   sessionToken?: string;
+  expiration?: Date;
 }
+
+/** Who signs, and for which region: an S3 client's config is one (the SDK resolves and refreshes its credentials). */
+interface SigningIdentity {
+  credentials(): Promise<Credentials>;
+  region(): Promise<string>;
+}
+
+/** A lean path as another thread rebuilds it without the SDK (see `LeanS3.shared`). */
+export interface SharedPath {
+  readonly endpoint?: string;
+  readonly region: string;
+  readonly credentials: Credentials;
+}
+
+/** A thread with shared credentials asks for fresh ones this long before they expire (the SDK refreshes 5 minutes before). */
+const SHARED_CREDENTIALS_MARGIN_MS = 60_000;
 
 export interface SignInput {
   method: string;
@@ -175,14 +193,45 @@ export class S3RequestError extends Error {
 const leanPaths = new WeakMap<S3Client, Promise<LeanS3 | undefined>>();
 
 export class LeanS3 {
-  readonly #client: S3Client;
+  readonly #identity: SigningIdentity;
   readonly #endpoint: URL | undefined;
   /** Buckets found in another region than the client's (S3 says so in x-amz-bucket-region). */
   readonly #bucketRegions = new Map<string, string>();
 
-  private constructor(client: S3Client, endpoint: URL | undefined) {
-    this.#client = client;
+  private constructor(identity: SigningIdentity, endpoint: URL | undefined) {
+    this.#identity = identity;
     this.#endpoint = endpoint;
+  }
+
+  /**
+   * This path as a download worker rebuilds it (`shared`): the endpoint, the region and the current
+   * credentials, so that a worker needs no SDK of its own (a quarter of a second to load).
+   */
+  async share(): Promise<SharedPath> {
+    return { endpoint: this.#endpoint?.href, region: await this.#identity.region(), credentials: await this.sharedCredentials() };
+  }
+
+  /** The credentials requests are signed with now, as plain data another thread can be sent. */
+  async sharedCredentials(): Promise<Credentials> {
+    const { accessKeyId, secretAccessKey, sessionToken, expiration } = await this.#identity.credentials();
+    return { accessKeyId, secretAccessKey, sessionToken, expiration };
+  }
+
+  /**
+   * A path rebuilt from `share()` in another thread; `fresh` gets new credentials (from the thread
+   * that shared them) when these are about to expire.
+   */
+  static shared(path: SharedPath, fresh: () => Promise<Credentials>): LeanS3 {
+    let current = path.credentials;
+    let asking: Promise<Credentials> | undefined;
+    const credentials = async (): Promise<Credentials> => {
+      if (current.expiration === undefined || current.expiration.getTime() - Date.now() > SHARED_CREDENTIALS_MARGIN_MS) return current;
+      asking ??= fresh()
+        .then((got) => (current = got))
+        .finally(() => (asking = undefined));
+      return asking;
+    };
+    return new LeanS3({ credentials, region: async () => path.region }, path.endpoint === undefined ? undefined : new URL(path.endpoint));
   }
 
   /** A lean path for `client` when its configuration is one this path handles; otherwise undefined. */
@@ -199,9 +248,9 @@ export class LeanS3 {
     const c = client.config;
     if (c.useAccelerateEndpoint || (await c.useFipsEndpoint()) || (await c.useDualstackEndpoint())) return undefined;
     const endpoint = c.endpoint ? await c.endpoint() : undefined;
-    if (endpoint === undefined) return new LeanS3(client, undefined);
+    if (endpoint === undefined) return new LeanS3(c, undefined);
     const port = endpoint.port ? `:${endpoint.port}` : '';
-    return new LeanS3(client, new URL(`${endpoint.protocol}//${endpoint.hostname}${port}${endpoint.path}`));
+    return new LeanS3(c, new URL(`${endpoint.protocol}//${endpoint.hostname}${port}${endpoint.path}`));
   }
 
   /** Whether this path can address `bucket` (AWS: virtual-hosted, so DNS-safe names without dots). */
@@ -272,8 +321,8 @@ export class LeanS3 {
 
   async #send(method: string, bucket: string, key: string, extra: Record<string, string>, options: SendOptions = {}, redirected = false): Promise<Response> {
     const { payload, query, sink } = options;
-    const credentials = (await this.#client.config.credentials()) as Credentials;
-    const region = this.#bucketRegions.get(bucket) ?? (await this.#client.config.region());
+    const credentials = await this.#identity.credentials();
+    const region = this.#bucketRegions.get(bucket) ?? (await this.#identity.region());
     let url: URL;
     if (this.#endpoint) {
       const base = this.#endpoint.pathname.replace(/\/$/, '');

@@ -1,13 +1,25 @@
-// A download worker thread (see pull-workers.ts): its own client and lean path for the source,
-// whole downloads asked and their outcomes posted back in batches.
+// A download worker thread (see pull-workers.ts): the main thread's lean path rebuilt here, with no
+// SDK to load; whole downloads asked and their outcomes posted back in batches.
 import { parentPort, workerData } from 'node:worker_threads';
-import { type EndpointConfig, s3Client } from './clients.ts';
-import { LeanS3 } from './lean-s3.ts';
+import { type Credentials, LeanS3, type SharedPath } from './lean-s3.ts';
 import { downloadWhole } from './download.ts';
-import { type Asked, type Outcome, sendable } from './pull-workers.ts';
+import { type Asked, type FromWorker, type Outcome, revived, sendable, type ToWorker } from './pull-workers.ts';
 
-const { source } = workerData as { source: EndpointConfig };
-const lean = await LeanS3.for(s3Client(source));
+const { path } = workerData as { path: SharedPath };
+
+// Fresh credentials come from the main thread, whose SDK refreshes them (LeanS3 asks once at a time).
+let credentialsAsked: { resolve: (c: Credentials) => void; reject: (err: Error) => void } | undefined;
+function freshCredentials(): Promise<Credentials> {
+  return new Promise((resolve, reject) => {
+    credentialsAsked = { resolve, reject };
+    post('credentials');
+  });
+}
+const lean = LeanS3.shared(path, freshCredentials);
+
+function post(message: FromWorker): void {
+  parentPort?.postMessage(message);
+}
 
 // Outcomes go back in batches, one message per turn of the event loop: each message wakes the
 // main thread, and a wake per file cost as much as writing the file.
@@ -15,7 +27,7 @@ let outcomes: Outcome[] = [];
 function reply(outcome: Outcome): void {
   if (outcomes.push(outcome) === 1) {
     setImmediate(() => {
-      parentPort?.postMessage(outcomes);
+      post(outcomes);
       outcomes = [];
     });
   }
@@ -23,7 +35,6 @@ function reply(outcome: Outcome): void {
 
 async function download({ id, request }: Asked): Promise<void> {
   try {
-    if (!lean) throw new Error('no lean path for this endpoint');
     await downloadWhole(lean, request);
     reply({ id });
   } catch (err) {
@@ -31,7 +42,13 @@ async function download({ id, request }: Asked): Promise<void> {
   }
 }
 
-parentPort?.on('message', (asked: Asked[]) => {
-  for (const a of asked) void download(a);
+parentPort?.on('message', (message: ToWorker) => {
+  if (Array.isArray(message)) {
+    for (const a of message) void download(a);
+  } else if ('credentials' in message) {
+    credentialsAsked?.resolve(message.credentials);
+  } else {
+    credentialsAsked?.reject(revived(message.credentialsError));
+  }
 });
-parentPort?.postMessage('ready');
+post('ready');

@@ -1,11 +1,12 @@
 // Small whole downloads on worker threads. A pull of small files is bound by one JavaScript thread
 // doing, per file, a request, its signing and parsing, and five file-system calls; workers each do
-// whole downloads (GET, write, mtime, rename) with their own client, so that work spreads over the
-// cores. The main thread keeps the listing, the pool, the counts and everything larger, and fetches
-// small files itself until a worker has loaded (about half a second).
+// whole downloads (GET, write, mtime, rename) over their own connections, signing with the main
+// thread's credentials (no SDK to load), so that work spreads over the cores. The main thread keeps
+// the listing, the pool, the counts and everything larger, and fetches small files itself until a
+// worker has loaded (about a third of a second).
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { EndpointConfig } from './clients.ts';
+import type { Credentials, LeanS3, SharedPath } from './lean-s3.ts';
 import type { ListedObject } from './listing.ts';
 
 /** What a worker is asked: one object, fetched whole into `file`. */
@@ -44,7 +45,7 @@ export function sendable(err: unknown): SentError {
   };
 }
 
-function revived(sent: SentError): Error {
+export function revived(sent: SentError): Error {
   const err = new Error(sent.message) as Error & { code?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
   err.name = sent.name;
   if (sent.code !== undefined) err.code = sent.code;
@@ -75,53 +76,77 @@ export interface Asked {
   readonly request: WholeDownload;
 }
 
+/** What the main thread posts a worker: downloads, or the fresh credentials it asked for. */
+export type ToWorker = Asked[] | { credentials: Credentials } | { credentialsError: SentError };
+
+/** What a worker posts back: loaded, outcomes, or a request for fresh credentials. */
+export type FromWorker = 'ready' | 'credentials' | Outcome[];
+
 export class DownloadWorkers {
   readonly #workers: Slot[] = [];
   readonly #waiting = new Map<number, { resolve: () => void; reject: (err: Error) => void; slot: Slot }>();
   #next = 0;
-  readonly #source: EndpointConfig;
+  readonly #lean: LeanS3;
   readonly #count: number;
   #started = false;
 
-  constructor(source: EndpointConfig, count: number) {
-    this.#source = source;
+  constructor(lean: LeanS3, count: number) {
+    this.#lean = lean;
     this.#count = count;
   }
 
-  /** Starts the workers, once: when there are small files to fetch (a pull of large ones loads none). */
+  /**
+   * Starts the workers, once: when there are small files to fetch (a pull of large ones loads none).
+   * They sign with this thread's credentials, and ask it for fresh ones before those expire.
+   */
   start(): void {
     if (this.#started) return;
     this.#started = true;
-    for (let i = 0; i < this.#count; i++) {
-      const worker = new Worker(new URL('./pull-worker.ts', import.meta.url), { workerData: { source: this.#source }, execArgv: process.execArgv });
-      const slot: Slot = { worker, pending: 0, ready: false, outbox: [] };
-      worker.on('message', (outcomes: Outcome[] | 'ready') => {
-        if (outcomes === 'ready') {
-          slot.ready = true;
-          return;
-        }
-        for (const { id, error } of outcomes) {
-          const waiting = this.#waiting.get(id);
-          if (!waiting) continue;
-          this.#waiting.delete(id);
-          if (--waiting.slot.pending === 0) waiting.slot.worker.unref();
-          if (error) waiting.reject(revived(error));
-          else waiting.resolve();
-        }
-      });
-      worker.on('error', (err) => {
-        // A worker that dies fails what it held; those files are retried like any failed request.
-        for (const [id, waiting] of this.#waiting) {
-          if (waiting.slot !== slot) continue;
-          this.#waiting.delete(id);
-          waiting.reject(Object.assign(new Error(`download worker: ${err.message}`), { code: 'ECONNRESET' }));
-        }
-        slot.pending = 0;
-        this.#workers.splice(this.#workers.indexOf(slot), 1);
-      });
-      worker.unref(); // after the listeners, which ref it again: an idle worker keeps nothing alive; one with work is ref'd
-      this.#workers.push(slot);
-    }
+    // Without credentials no worker starts: the main thread's own requests meet the same error and report it.
+    this.#lean.share().then(
+      (path) => {
+        for (let i = 0; i < this.#count; i++) this.#spawn(path);
+      },
+      () => {},
+    );
+  }
+
+  #spawn(path: SharedPath): void {
+    const worker = new Worker(new URL('./pull-worker.ts', import.meta.url), { workerData: { path }, execArgv: process.execArgv });
+    const slot: Slot = { worker, pending: 0, ready: false, outbox: [] };
+    worker.on('message', (message: FromWorker) => {
+      if (message === 'ready') {
+        slot.ready = true;
+        return;
+      }
+      if (message === 'credentials') {
+        this.#lean.sharedCredentials().then(
+          (credentials) => worker.postMessage({ credentials } satisfies ToWorker),
+          (err: unknown) => worker.postMessage({ credentialsError: sendable(err) } satisfies ToWorker),
+        );
+        return;
+      }
+      for (const { id, error } of message) {
+        const waiting = this.#waiting.get(id);
+        if (!waiting) continue;
+        this.#waiting.delete(id);
+        if (--waiting.slot.pending === 0) waiting.slot.worker.unref();
+        if (error) waiting.reject(revived(error));
+        else waiting.resolve();
+      }
+    });
+    worker.on('error', (err) => {
+      // A worker that dies fails what it held; those files are retried like any failed request.
+      for (const [id, waiting] of this.#waiting) {
+        if (waiting.slot !== slot) continue;
+        this.#waiting.delete(id);
+        waiting.reject(Object.assign(new Error(`download worker: ${err.message}`), { code: 'ECONNRESET' }));
+      }
+      slot.pending = 0;
+      this.#workers.splice(this.#workers.indexOf(slot), 1);
+    });
+    worker.unref(); // after the listeners, which ref it again: an idle worker keeps nothing alive; one with work is ref'd
+    this.#workers.push(slot);
   }
 
   /** Whether a worker can take a download; until then the main thread does them. */

@@ -283,20 +283,19 @@ export async function pullManifest(
 async function wholeDownloads(job: PullJob, client: S3Client): Promise<{ lean?: LeanS3; workers?: DownloadWorkers }> {
   const lean = await LeanS3.for(client);
   if (!lean?.handles(job.source.bucket)) return {};
-  return { lean, workers: downloadWorkers(job.source) };
+  return { lean, workers: downloadWorkers(job.source, lean) };
 }
 
 /** One set of download workers per source endpoint for the process's life (idle ones keep nothing alive). */
 const workerSets = new Map<string, DownloadWorkers>();
 
-function downloadWorkers(source: PullJob['source']): DownloadWorkers | undefined {
+function downloadWorkers(source: PullJob['source'], lean: LeanS3): DownloadWorkers | undefined {
   const count = workerCount();
   if (count === 0) return undefined;
-  const { endpoint, profile, region, roleArn, externalId } = source;
   const id = s3Identity(source);
   let set = workerSets.get(id);
   if (!set) {
-    set = new DownloadWorkers({ endpoint, profile, region, roleArn, externalId }, count);
+    set = new DownloadWorkers(lean, count);
     workerSets.set(id, set);
   }
   return set;
