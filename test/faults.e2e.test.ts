@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { datasetSpecs, type ObjectSpec, uploadDataset, verifyAgainstSpecs } from '../lib/local/dataset.ts';
 import type { EmbeddedServer } from '../lib/local/server.ts';
-import { localEnv, runFerry, serverWithBuckets, tempDir } from './helpers.ts';
+import { assertPushed, localEnv, runFerry, serverWithBuckets, tempDir, writeTree } from './helpers.ts';
 import { oncePerRequest, startFaultProxy } from './proxy.ts';
 
 const MiB = 1024 * 1024;
@@ -17,7 +17,7 @@ describe('transient faults are retried, counted, and lose nothing', () => {
   let client: S3Client;
   let specs: ObjectSpec[];
   before(async () => {
-    ({ server, client } = await serverWithBuckets('flaky-src', 'flaky-dst', 'flaky-stream', 'denied-dst'));
+    ({ server, client } = await serverWithBuckets('flaky-src', 'flaky-dst', 'flaky-stream', 'denied-dst', 'stalled-dst'));
     specs = datasetSpecs(300, [7 * MiB]);
     await uploadDataset(client, 'flaky-src', specs);
   });
@@ -69,6 +69,44 @@ describe('transient faults are retried, counted, and lose nothing', () => {
       const report = JSON.parse(await readFile(out.reportPath, 'utf8'));
       assert.equal(report.retries, proxy.injected['cut-body'] + proxy.injected.reset);
       assert.deepEqual((await verifyAgainstSpecs(client, 'flaky-stream', '', specs)).mismatches, []);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  // A limit, so that a regression fails here instead of holding the suite forever.
+  it('a request the service never answers is abandoned after the idle timeout and retried, on both request paths', { timeout: 60_000 }, async () => {
+    // The first attempt of one small file's PUT (ferry's lean path) and of one part's UploadPart
+    // (the SDK's) is read whole and never answered, as a stalled service would.
+    const stalled = { put: false, part: false };
+    const proxy = await startFaultProxy(
+      server.endpoint,
+      oncePerRequest((req) => {
+        if (req.method !== 'PUT') return 'pass';
+        const kind = req.url.includes('partNumber=') ? 'part' : req.url.includes('?') ? undefined : 'put';
+        if (!kind || stalled[kind]) return 'pass';
+        stalled[kind] = true;
+        return 'stall';
+      }),
+    );
+    try {
+      const tree = await tempDir();
+      const files = [
+        { key: 'small/a.txt', size: 1000 },
+        { key: 'small/b.txt', size: 2000 },
+        { key: 'large.bin', size: 7 * MiB },
+      ];
+      await writeTree(tree, files, new Date('2026-01-02T03:04:05Z'));
+      const run = await runFerry(['copy', tree, 's3://stalled-dst', '--multipart-threshold', '5MiB', '--part-size', '5MiB', '--json', '--job-dir', await tempDir()], {
+        env: localEnv({ AWS_ENDPOINT_URL: proxy.endpoint, FERRY_IDLE_TIMEOUT_SECONDS: '2' }),
+      });
+      assert.equal(run.code, 0, run.stderr);
+      const out = JSON.parse(run.stdout);
+      assert.equal(out.objects.copied, files.length);
+      assert.deepEqual(proxy.injected.stall, 2);
+      assert.deepEqual(stalled, { put: true, part: true });
+      assert.equal(JSON.parse(await readFile(out.reportPath, 'utf8')).retries, 2, 'each stalled request cost one retry');
+      await assertPushed(client, 'stalled-dst', '', files);
     } finally {
       await proxy.stop();
     }

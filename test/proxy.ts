@@ -1,10 +1,10 @@
 // A fault-injecting HTTP proxy between ferry and the endpoint: it answers some requests with
 // 503 SlowDown or 500 InternalError, resets some connections, cuts some response bodies in the
-// middle, flips a byte of some (a body that arrives whole, and wrong), or denies some keys, and
-// counts what it did.
+// middle, flips a byte of some (a body that arrives whole, and wrong), denies some keys, or reads
+// some requests whole and never answers (a stalled service), and counts what it did.
 import http from 'node:http';
 
-export type Fault = 'pass' | 'slowdown' | 'internal' | 'reset' | 'cut-body' | 'corrupt' | 'deny';
+export type Fault = 'pass' | 'slowdown' | 'internal' | 'reset' | 'cut-body' | 'corrupt' | 'deny' | 'stall';
 
 export interface FaultProxy {
   readonly endpoint: string;
@@ -18,7 +18,7 @@ export async function startFaultProxy(
   decide: (req: { method: string; url: string; bucketLevel: boolean; headers: http.IncomingHttpHeaders }, n: number) => Fault,
 ): Promise<FaultProxy> {
   const target = new URL(upstream);
-  const injected = { slowdown: 0, internal: 0, reset: 0, 'cut-body': 0, corrupt: 0, deny: 0 };
+  const injected = { slowdown: 0, internal: 0, reset: 0, 'cut-body': 0, corrupt: 0, deny: 0, stall: 0 };
   let n = 0;
   const server = http.createServer((req, res) => {
     const url = req.url ?? '/';
@@ -34,6 +34,10 @@ export async function startFaultProxy(
     if (fault === 'slowdown') return xmlError(503, 'SlowDown');
     if (fault === 'internal') return xmlError(500, 'InternalError');
     if (fault === 'deny') return xmlError(403, 'AccessDenied');
+    if (fault === 'stall') {
+      req.resume(); // the body is taken; no answer ever comes (stop() closes the connection)
+      return;
+    }
     if (fault === 'reset') {
       req.socket.destroy();
       return;

@@ -5,6 +5,7 @@ import { fromIni, fromTemporaryCredentials } from '@aws-sdk/credential-providers
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { BadInputError } from './errors.ts';
+import { idleTimeoutMs } from './lean-s3.ts';
 
 /** Where and as whom to reach S3. Empty fields fall back to the standard AWS environment. */
 export interface EndpointConfig {
@@ -26,12 +27,14 @@ const silent = { trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 /** Keep-alive sockets, more than any pool limit: the pool, not the agent, bounds concurrency. */
 const AGENT_OPTIONS = Object.freeze({ keepAlive: true, maxSockets: 1024, keepAliveMsecs: 10_000 });
 
-function keepAliveHandler(requestTimeout: number): NodeHttpHandler {
+// socketTimeout, not requestTimeout: the SDK's requestTimeout bounds a whole request (a large part
+// on a slow link may rightly take longer) and by default only logs a warning when it passes.
+function keepAliveHandler(socketTimeout: number): NodeHttpHandler {
   return new NodeHttpHandler({
     httpAgent: new http.Agent(AGENT_OPTIONS),
     httpsAgent: new https.Agent(AGENT_OPTIONS),
     connectionTimeout: 10_000,
-    requestTimeout,
+    socketTimeout,
   });
 }
 
@@ -70,7 +73,7 @@ export function s3Client(config: EndpointConfig): S3Client {
         requestChecksumCalculation: 'WHEN_REQUIRED' as const,
         responseChecksumValidation: 'WHEN_REQUIRED' as const,
       }),
-      requestHandler: keepAliveHandler(60_000),
+      requestHandler: keepAliveHandler(idleTimeoutMs()),
       ...(config.roleArn && { credentials: assumedRole(config) }),
     });
     clients.set(id, client);
@@ -94,7 +97,7 @@ export function sqsClient(config: Omit<EndpointConfig, 'endpoint'>, queueUrl: st
     region: config.region ?? regionFallback(endpoint),
     logger: silent,
     // A worker's long poll waits up to 10 s for messages.
-    requestHandler: keepAliveHandler(30_000),
+    requestHandler: keepAliveHandler(Math.max(30_000, idleTimeoutMs())),
   });
 }
 

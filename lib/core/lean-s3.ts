@@ -369,13 +369,20 @@ function errorFrom(body: string, status: number, fallback: string): S3RequestErr
   return new S3RequestError(code, message, status);
 }
 
-/** Each request waits at most this long for the response's headers, and then between body chunks. */
-const REQUEST_TIMEOUT_MS = 60_000;
+/**
+ * How long a request may go without a byte sent or received before it is abandoned (and retried):
+ * 60 s, or FERRY_IDLE_TIMEOUT_SECONDS. A stalled service would otherwise hold a transfer forever.
+ * Here: the wait for a response's headers, and between its body's chunks (the SDK's too: clients.ts).
+ */
+export function idleTimeoutMs(): number {
+  const seconds = Number(process.env.FERRY_IDLE_TIMEOUT_SECONDS);
+  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 60_000;
+}
 
 // undici (Node's own fetch is built on it) rather than node:http, through its dispatch() with a
 // handler that gathers the body rather than request()'s body stream: 24 CPU us a request against
 // request()'s 34 and node:http's 49 (bench/http-client.ts), and small objects are bound by CPU.
-const dispatcher = new Agent({ headersTimeout: REQUEST_TIMEOUT_MS, bodyTimeout: REQUEST_TIMEOUT_MS });
+const dispatcher = new Agent({ headersTimeout: idleTimeoutMs(), bodyTimeout: idleTimeoutMs() });
 
 function request(url: URL, method: string, headers: Record<string, string>, body?: Buffer, sink?: BodySink): Promise<Response> {
   return new Promise((resolve, reject) => {
