@@ -14,6 +14,8 @@ export const RGW_CREDENTIALS = { accessKeyId: 'ferry', secretAccessKey: 'ferryse
 
 export interface Radosgw {
   readonly endpoint: string;
+  /** The cluster's ceph.conf, for its command-line tools (radosgw-admin -c). */
+  readonly conf: string;
   /** Where the cluster's CephFS is mounted (ceph-fuse), when asked for. */
   readonly cephfs?: string;
   readonly client: S3Client;
@@ -52,6 +54,7 @@ export async function startRadosgw(options: { cephfs?: boolean } = {}): Promise<
   });
   return {
     endpoint,
+    conf: `${dir}/ceph.conf`,
     cephfs,
     client,
     stop: async () => {
