@@ -3,7 +3,7 @@
 // at its defaults, rclone at its best flags (--transfers 64 --checkers 64, server-side copy) and
 // aws-cli v2 (max_concurrent_requests 64), in one run.
 //   npm run bench -- [objects] [tools...]      e.g. npm run bench -- 20000 ferry rclone awscli
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
@@ -38,4 +38,5 @@ for (const tool of tools) {
   process.stderr.write(`bench: ${tool} done in ${m.seconds} s\n`);
 }
 await server.stop();
+await rm(work, { recursive: true, force: true });
 process.stdout.write(`${table(runs)}\n`);

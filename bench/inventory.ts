@@ -6,7 +6,7 @@
 // by listing it, for comparison (slow to set up beyond 100,000).
 //   node bench/inventory.ts [rows]
 import { createHash } from 'node:crypto';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -66,3 +66,4 @@ for (const r of results) {
   process.stdout.write(`| ${r.tool} | ${rows.toLocaleString('en-US')} | ${r.seconds.toFixed(2)} | ${Math.round(rows / r.seconds).toLocaleString('en-US')} | ${r.cpu.toFixed(2)} | ${Math.round(r.peakMb)} |\n`);
 }
 await server.stop();
+await rm(work, { recursive: true, force: true });

@@ -9,7 +9,7 @@
 //   node bench/listing.ts [keys] [prefixes] [OLD_CHECKOUT]
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -81,3 +81,4 @@ for (const [name, command, args, extra] of runs) {
 }
 proxy.close();
 await server.stop();
+await rm(work, { recursive: true, force: true });

@@ -5,7 +5,7 @@
 // BENCH_TARGET=radosgw a one-node Ceph cluster's radosgw (test/ceph/ceph.sh; memstore, in RAM).
 //   node bench/push-pull.ts [small-files] [tools...]      (0 small files: the large set only)
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
@@ -75,3 +75,4 @@ for (const set of sets) {
   process.stdout.write(`\npull, ${set.name}: ${set.files} x ${set.size} bytes\n${table(pulls)}\n`);
 }
 await server.stop();
+await rm(work, { recursive: true, force: true });

@@ -6,7 +6,7 @@
 // (the listing alone) against `rclone lsf -R --s3-version-at T`. Every restored byte is checked.
 //   node bench/restore.ts [keys]
 import { spawnSync } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, PutBucketVersioningCommand, PutObjectCommand } from '@aws-sdk/client-s3';
@@ -85,3 +85,4 @@ for (const [name, command, args, extra, bucket] of runs) {
   process.stdout.write(`| ${name} | ${m.seconds} | ${m.cpu.toFixed(2)} | ${Math.round(m.peakMb)} | ${right} |\n`);
 }
 await rgw.stop();
+await rm(work, { recursive: true, force: true });

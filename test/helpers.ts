@@ -1,6 +1,7 @@
 // Shared by the tests: the embedded endpoint on a random loopback port, clients for it, and the
 // real CLI run as a child process (the way users run it).
 import { spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { mkdir, mkdtemp, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,8 +25,22 @@ export async function serverWithBuckets(...buckets: string[]): Promise<{ server:
   return { server, client };
 }
 
+const tempDirs: string[] = [];
+
+// A test file's temporary directories go when its process ends (runs of the suite had left thousands).
+// A directory that cannot go (a mount a failed test left) stays.
+process.once('exit', () => {
+  for (const dir of tempDirs) {
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch {}
+  }
+});
+
 export async function tempDir(): Promise<string> {
-  return mkdtemp(path.join(os.tmpdir(), 'ferry-test-'));
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-test-'));
+  tempDirs.push(dir);
+  return dir;
 }
 
 /** An environment with local credentials and nothing that could reach a real AWS endpoint. */
