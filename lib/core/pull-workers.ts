@@ -64,7 +64,7 @@ export function workerCount(): number {
 interface Slot {
   readonly worker: Worker;
   pending: number;
-  /** Loaded, with its client, and taking downloads. */
+  /** Loaded and taking downloads. */
   ready: boolean;
   /** Downloads not yet posted: they go in one message a turn of the event loop, as outcomes come back. */
   outbox: Asked[];

@@ -166,7 +166,6 @@ async function sdkPage(client: S3Client, bucket: string, prefix: string, keyMark
   return { versions, truncated: page.IsTruncated === true, nextKeyMarker: page.NextKeyMarker, nextVersionIdMarker: page.NextVersionIdMarker };
 }
 
-
 /**
  * A restore at an instant needs versions: a bucket whose versioning was never enabled has only
  * the current state, which `--at` would silently pass off as the past.
