@@ -1,6 +1,6 @@
 // What the benchmarks share: tools run as their own processes under GNU time, the way each is
 // pointed at the embedded endpoint, and counting what arrived.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,8 +27,21 @@ const baseEnv = () => ({
   AWS_EC2_METADATA_DISABLED: 'true',
 });
 
-/** Runs a command under GNU time: wall seconds, user+system CPU seconds, peak RSS. */
+/**
+ * Memory freed shortly before, for the next run to take. These machines are VMs whose hypervisor
+ * takes back memory the guest has freed (virtio-balloon free page reporting, two seconds after the
+ * free, a gigabyte and more at a time), and the first touch of each such page costs the guest: here
+ * 1 GiB of writes into the page cache took 0.2 s of system CPU on pages in use shortly before and
+ * about 3 s on pages handed back, whichever program wrote them. Touching 3 GiB in a process that then
+ * exits leaves every run the same memory to start with, as a host whose memory stays its own would.
+ */
+export function warmMemory(): void {
+  execFileSync(process.execPath, ['-e', 'const held = []; for (let i = 0; i < 3; i++) held.push(Buffer.alloc(2 ** 30, 1));']);
+}
+
+/** Runs a command under GNU time, on warm memory: wall seconds, user+system CPU seconds, peak RSS. */
 export function timed(tool: string, command: string, args: string[], extraEnv: NodeJS.ProcessEnv, work: string): Promise<Measured> {
+  warmMemory();
   const timeFile = path.join(work, `${tool}.time`);
   return new Promise((resolve, reject) => {
     const child = spawn('/usr/bin/time', ['-f', '%e %U %S %M', '-o', timeFile, command, ...args], {

@@ -46,10 +46,11 @@ export async function downloadWhole(lean: LeanS3, { bucket, key, entry, file, di
 }
 
 /**
- * Bytes written to a file on a local file system 64 KiB at a time at most. Linux's page cache takes
- * a folio as large as the write (ext4 since 6.16, xfs), and larger writes cost the kernel more, and
- * more unevenly: 1 GiB in 32-64 KiB writes took 0.3-0.5 s of system CPU in most runs here, in
- * 256 KiB-1 MiB writes 0.2-2.7 s, a median twice that (bench/write-size.ts).
+ * Bytes written to a file on a local file system 64 KiB at a time at most (the most undici hands
+ * over at once). Linux's page cache takes a folio as large as the write (ext4 since 6.16, xfs): on
+ * memory in use shortly before, every size from 32 KiB to 1 MiB cost about the same here (0.2-0.35 s
+ * of system CPU a GiB), but on a VM whose hypervisor takes back freed memory a larger folio more
+ * often lands on such memory, whose first touch costs ten times that (bench/write-size.ts).
  */
 export function writeInPiecesSync(fd: number, data: Uint8Array): void {
   for (let at = 0; at < data.length; ) at += writeSync(fd, data, at, Math.min(WRITE_PIECE, data.length - at));
