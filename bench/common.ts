@@ -39,6 +39,11 @@ export function warmMemory(): void {
   execFileSync(process.execPath, ['-e', 'const held = []; for (let i = 0; i < 3; i++) held.push(Buffer.alloc(2 ** 30, 1));']);
 }
 
+/** The middle of a set of runs (the upper middle of an even count). */
+export function median(xs: readonly number[]): number {
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+}
+
 /** Runs a command under GNU time, on warm memory: wall seconds, user+system CPU seconds, peak RSS. */
 export function timed(tool: string, command: string, args: string[], extraEnv: NodeJS.ProcessEnv, work: string): Promise<Measured> {
   warmMemory();

@@ -8,7 +8,7 @@ import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { RGW_CREDENTIALS, startRadosgw } from '../test/ceph.ts';
-import { credentials, type Measured, putSmallObjects, timed, toolCommand } from './common.ts';
+import { credentials, type Measured, median, putSmallObjects, timed, toolCommand } from './common.ts';
 
 const objects = Number(process.argv[2] ?? 5000);
 const rounds = Number(process.argv[3] ?? 3);
@@ -36,7 +36,6 @@ try {
       await rm(dir, { recursive: true, force: true });
     }
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const rclone = median(runs.rclone!.map((r) => r.seconds));
   process.stdout.write(`\n${objects} x 4 KB from radosgw onto CephFS (ceph-fuse), ${rounds} rounds\n`);
   process.stdout.write('| tool | wall s (each run) | median | files/s | CPU s (median) | peak RSS MB (max) | median vs rclone |\n|---|---|---|---|---|---|---|\n');

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { RGW_CREDENTIALS, startRadosgw } from '../test/ceph.ts';
-import { credentials, type Measured, timed, toolCommand } from './common.ts';
+import { credentials, type Measured, median, timed, toolCommand } from './common.ts';
 
 const rounds = Number(process.argv[2] ?? 3);
 Object.assign(credentials, RGW_CREDENTIALS);
@@ -36,7 +36,6 @@ try {
       }
     }
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   process.stdout.write('| destination | tool | wall s (each run) | median | MB/s | CPU s (median) | peak RSS MB (max) | median vs rclone |\n|---|---|---|---|---|---|---|---|\n');
   for (const [name, measured] of Object.entries(runs)) {
     const wall = median(measured.map((m) => m.seconds));

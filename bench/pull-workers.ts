@@ -5,7 +5,7 @@
 //   node bench/pull-workers.ts [objects] [rounds]
 import { mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { type Measured, serveSmallObjects, timed, toolCommand } from './common.ts';
+import { type Measured, median, serveSmallObjects, timed, toolCommand } from './common.ts';
 
 const objects = Number(process.argv[2] ?? 20_000);
 const rounds = Number(process.argv[3] ?? 3);
@@ -22,10 +22,9 @@ for (let round = 0; round < rounds; round++) {
   }
 }
 stop();
-const rclone = runs.rclone!.map((r) => r.seconds).sort((a, b) => a - b)[Math.floor(rounds / 2)]!;
+const rclone = median(runs.rclone!.map((r) => r.seconds));
 process.stdout.write('| variant | wall s (each run) | median | CPU s (median) | peak RSS MB (max) | median vs rclone |\n|---|---|---|---|---|---|\n');
 for (const [variant, measured] of Object.entries(runs)) {
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const wall = median(measured.map((m) => m.seconds));
   process.stdout.write(
     `| ${variant} | ${measured.map((m) => m.seconds.toFixed(2)).join(', ')} | ${wall.toFixed(2)} | ${median(measured.map((m) => m.cpu)).toFixed(2)} | ${Math.round(Math.max(...measured.map((m) => m.peakMb)))} | ${(wall / rclone).toFixed(2)} |\n`,

@@ -10,7 +10,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CreateBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { RGW_CREDENTIALS, startRadosgw } from '../test/ceph.ts';
-import { countObjects, credentials, type Measured, timed, toolCommand } from './common.ts';
+import { countObjects, credentials, type Measured, median, timed, toolCommand } from './common.ts';
 
 const rounds = Number(process.argv[2] ?? 3);
 Object.assign(credentials, RGW_CREDENTIALS);
@@ -41,7 +41,6 @@ try {
       await rm(path.join(work, 'jobs'), { recursive: true, force: true });
     }
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const rclone = median(runs.rclone!.map((m) => m.seconds));
   process.stdout.write('| tool | wall s (each run) | median | MB/s | CPU s (median) | peak RSS MB (max) | median vs rclone |\n|---|---|---|---|---|---|---|\n');
   for (const [tool, measured] of Object.entries(runs)) {

@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { warmMemory } from './common.ts';
+import { median, warmMemory } from './common.ts';
 
 const rounds = Number(process.argv[2] ?? 5);
 const base = process.argv[3] ?? os.tmpdir();
@@ -45,7 +45,6 @@ function untilReported(): void {
   }
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 process.stdout.write('| write size | system CPU s, each run (1 GiB) | median |\n|---|---|---|\n');
 for (const size of sizes) {
   const runs = systemSeconds[size]!;

@@ -374,9 +374,9 @@ async function download(
   const tmp = tmpName(file);
   try {
     // Streamed to disk (memory does not grow with the object), counted and hashed on the way. Onto
-    // a local file system each piece is written as it arrives (up to 64 KiB), synchronously: a local
-    // write returns in microseconds, and small writes cost the kernel least (writeInPiecesSync);
-    // 16 downloads at once took a third less CPU than 256 KiB writes through the threadpool.
+    // a local file system each piece is written as it arrives (up to 64 KiB, writeInPiecesSync),
+    // synchronously: a local write returns in microseconds, and 16 downloads at once took less CPU
+    // and time than writes through the threadpool (docs/benchmarks.md).
     const hash = plainMd5(entry.etag) ? createHash('md5') : undefined;
     let bytes = 0;
     let batch: Buffer[] = [];
