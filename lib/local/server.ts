@@ -100,9 +100,11 @@ let patched = false;
 
 /**
  * fauxqs sorts a listing with localeCompare but skips to StartAfter by UTF-16 comparison, so
- * unicode keys come out of S3's order (UTF-8 bytes) and a listing resumed from a key skips some.
- * Its store is not exported; this replaces its listObjects with one in S3's order (package.json pins
- * fauxqs to the version this was written against).
+ * unicode keys come out of S3's order (UTF-8 bytes) and a listing resumed from a key skips some;
+ * and it sorts the whole bucket for every page, so listing a bucket cost the square of its keys.
+ * Its store is not exported; this replaces its listObjects with one in S3's order that keeps each
+ * bucket's sorted keys until a key is added or removed, and starts each page by binary search
+ * (package.json pins fauxqs to the version this was written against).
  */
 async function listInS3Order(): Promise<void> {
   if (patched) return;
@@ -116,13 +118,19 @@ async function listInS3Order(): Promise<void> {
     const delimiter = options?.delimiter;
     const maxKeys = options?.maxKeys ?? 1000;
     const after = options?.startAfter ?? options?.marker ?? '';
-    const sorted = [...objects.values()]
-      .filter((o) => o.key.startsWith(prefix) && (after === '' || compareKeys(o.key, after) > 0))
-      .sort((a, b) => compareKeys(a.key, b.key));
+    const keys = keysInOrder(objects);
+    // The first key after `after` that is not below the prefix; those with the prefix follow it together.
+    let low = 0;
+    for (let high = keys.length; low < high; ) {
+      const mid = (low + high) >>> 1;
+      if (compareKeys(keys[mid]!, after) > 0 && compareKeys(keys[mid]!, prefix) >= 0) high = mid;
+      else low = mid + 1;
+    }
     const result: StoredObject[] = [];
     const commonPrefixes = new Set<string>();
     let isTruncated = false;
-    for (const o of sorted) {
+    for (let i = low; i < keys.length && keys[i]!.startsWith(prefix); i++) {
+      const o = objects.get(keys[i]!)!;
       const cut = delimiter ? o.key.indexOf(delimiter, prefix.length) : -1;
       const common = cut >= 0 ? o.key.slice(0, cut + (delimiter as string).length) : undefined;
       if (common !== undefined && (commonPrefixes.has(common) || (after !== '' && compareKeys(common, after) <= 0))) continue;
@@ -136,4 +144,32 @@ async function listInS3Order(): Promise<void> {
     return { objects: result, commonPrefixes: [...commonPrefixes].sort(compareKeys), isTruncated };
   };
   patched = true;
+}
+
+/** Each bucket's keys in S3's order, dropped when its map gains or loses a key (an overwrite keeps the order). */
+const sortedKeys = new WeakMap<Map<string, StoredObject>, string[]>();
+const watched = new WeakSet<Map<string, StoredObject>>();
+
+function keysInOrder(objects: Map<string, StoredObject>): string[] {
+  let keys = sortedKeys.get(objects);
+  if (!keys) {
+    watchKeys(objects);
+    keys = [...objects.keys()].sort(compareKeys);
+    sortedKeys.set(objects, keys);
+  }
+  return keys;
+}
+
+/** fauxqs adds and removes a bucket's objects only through its map's set and delete. */
+function watchKeys(objects: Map<string, StoredObject>): void {
+  if (watched.has(objects)) return;
+  watched.add(objects);
+  objects.set = function set(key, value) {
+    if (!this.has(key)) sortedKeys.delete(this);
+    return Map.prototype.set.call(this, key, value) as typeof objects;
+  };
+  objects.delete = function remove(key) {
+    sortedKeys.delete(this);
+    return Map.prototype.delete.call(this, key);
+  };
 }
