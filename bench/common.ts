@@ -101,6 +101,25 @@ export async function countObjects(client: S3Client, bucket: string): Promise<nu
   return n;
 }
 
+/**
+ * A markdown table of repeated runs named 'DESTINATION | TOOL': each run's wall time, the medians,
+ * a rate from the median (`rate.of`), and the median's ratio to rclone's at the same destination.
+ */
+export function destinationTable(runs: Record<string, Measured[]>, rate: { header: string; of: (wallSeconds: number) => number }): string {
+  const lines = [
+    `| destination | tool | wall s (each run) | median | ${rate.header} | CPU s (median) | peak RSS MB (max) | median vs rclone |`,
+    '|---|---|---|---|---|---|---|---|',
+  ];
+  for (const [name, measured] of Object.entries(runs)) {
+    const wall = median(measured.map((m) => m.seconds));
+    const rclone = median(runs[`${name.split(' | ')[0]} | rclone`]!.map((m) => m.seconds));
+    lines.push(
+      `| ${name} | ${measured.map((m) => m.seconds.toFixed(2)).join(', ')} | ${wall.toFixed(2)} | ${rate.of(wall).toFixed(0)} | ${median(measured.map((m) => m.cpu)).toFixed(2)} | ${Math.round(Math.max(...measured.map((m) => m.peakMb)))} | ${(wall / rclone).toFixed(2)} |`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
 /** A markdown table of runs, with each tool's time as a ratio of rclone's. */
 export function table(runs: (Measured & { objects: number; bytes: number })[]): string {
   const base = runs.find((r) => r.tool === 'rclone');

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { RGW_CREDENTIALS, startRadosgw } from '../test/ceph.ts';
-import { credentials, type Measured, median, timed, toolCommand } from './common.ts';
+import { credentials, destinationTable, type Measured, timed, toolCommand } from './common.ts';
 
 const rounds = Number(process.argv[2] ?? 3);
 Object.assign(credentials, RGW_CREDENTIALS);
@@ -36,14 +36,7 @@ try {
       }
     }
   }
-  process.stdout.write('| destination | tool | wall s (each run) | median | MB/s | CPU s (median) | peak RSS MB (max) | median vs rclone |\n|---|---|---|---|---|---|---|---|\n');
-  for (const [name, measured] of Object.entries(runs)) {
-    const wall = median(measured.map((m) => m.seconds));
-    const rclone = median(runs[`${name.split(' | ')[0]} | rclone`]!.map((m) => m.seconds));
-    process.stdout.write(
-      `| ${name} | ${measured.map((m) => m.seconds.toFixed(2)).join(', ')} | ${wall.toFixed(2)} | ${((16 * 64 * 1.048576) / wall).toFixed(0)} | ${median(measured.map((m) => m.cpu)).toFixed(2)} | ${Math.round(Math.max(...measured.map((m) => m.peakMb)))} | ${(wall / rclone).toFixed(2)} |\n`,
-    );
-  }
+  process.stdout.write(destinationTable(runs, { header: 'MB/s', of: (wall) => (16 * 64 * 1.048576) / wall }));
 } finally {
   await rm(work, { recursive: true, force: true });
   await rgw.stop();

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { RGW_CREDENTIALS, startRadosgw } from '../test/ceph.ts';
-import { credentials, type Measured, median, putSmallObjects, serveSmallObjects, timed, toolCommand } from './common.ts';
+import { credentials, destinationTable, type Measured, putSmallObjects, serveSmallObjects, timed, toolCommand } from './common.ts';
 
 const objects = Number(process.argv[2] ?? 20_000);
 const rounds = Number(process.argv[3] ?? 5);
@@ -30,14 +30,7 @@ try {
       }
     }
   }
-  process.stdout.write('| destination | tool | wall s (each run) | median | files/s | CPU s (median) | peak RSS MB (max) | median vs rclone |\n|---|---|---|---|---|---|---|---|\n');
-  for (const [name, measured] of Object.entries(runs)) {
-    const wall = median(measured.map((m) => m.seconds));
-    const rclone = median(runs[`${name.split(' | ')[0]} | rclone`]!.map((m) => m.seconds));
-    process.stdout.write(
-      `| ${name} | ${measured.map((m) => m.seconds.toFixed(2)).join(', ')} | ${wall.toFixed(2)} | ${(objects / wall).toFixed(0)} | ${median(measured.map((m) => m.cpu)).toFixed(2)} | ${Math.round(Math.max(...measured.map((m) => m.peakMb)))} | ${(wall / rclone).toFixed(2)} |\n`,
-    );
-  }
+  process.stdout.write(destinationTable(runs, { header: 'files/s', of: (wall) => objects / wall }));
 } finally {
   await rm(work, { recursive: true, force: true });
   await stop();
